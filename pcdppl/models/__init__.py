@@ -1,0 +1,6 @@
+"""Preset models built on the factor-graph DSL."""
+
+from .lattice import graph_edges, lattice_edges
+from .presets import ising, potts, rbm
+
+__all__ = ["ising", "potts", "rbm", "lattice_edges", "graph_edges"]

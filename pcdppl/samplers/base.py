@@ -1,0 +1,219 @@
+"""The sampler protocol shared by every kernel, and :func:`sample`.
+
+A sampler is a thin object over pure functions, in the style of blackjax:
+
+* ``state = sampler.init(key, params, num_chains)`` — random initial states, or
+  ``init(key, params, values=...)`` to start from given states;
+* ``state = sampler.step(key, params, state, beta=1.0)`` — one transition (for Gibbs one
+  sweep), pure and jit-able; ``beta`` is an inverse temperature, a scalar or one per chain;
+* ``state = sampler.run(key, params, state, num_steps)`` — ``num_steps`` transitions in one
+  compiled loop;
+* ``sampler.values(state)`` — the states as ``dict[group, (num_chains, n)]``.
+
+Every state is a NamedTuple whose field ``x`` holds the values in the blocked layout
+(``dict[group, int8 (n_g, num_chains)]``, see :mod:`pcdppl.graph.layout`). Subclasses
+implement ``_init(key, bp, xb)`` and ``_step(key, bp, state, beta)`` on blocked parameters
+``bp = model.blocked_params(params)``, which the public methods compute once per call.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+
+from ..graph.groups import VariableGroup
+from ..graph.model import Model, as_key
+
+Array = jax.Array
+
+
+def sample_units(group: VariableGroup, loc: Array, beta, u: Array) -> Array:
+    """Draw units from their local log-potentials at inverse temperature ``beta``.
+
+    Args:
+        group: the units' group.
+        loc: binary/spin: log-odds of "on", ``(r, C)``; categorical: ``(r, k, C)``.
+        beta: scalar or ``(C,)``.
+        u: uniforms in [0, 1), ``(r, C)``: one per unit (callers draw the uniforms of a
+            whole sweep at once — every random-number call site adds compile time).
+
+    Returns:
+        ``int8`` values ``(r, C)``. Binary/spin units are on iff ``u·(1 + e^{-βΔ}) < 1``;
+        categorical units take the inverse CDF of the softmax at ``u``.
+    """
+    if group.is_categorical:
+        p = jax.nn.softmax(beta * loc, axis=1)
+        cdf = jnp.cumsum(p, axis=1)[:, :-1]  # (r, k-1, C)
+        return jnp.sum(u[:, None, :] > cdf, axis=1).astype(jnp.int8)
+    on = u * (1.0 + jnp.exp(-beta * loc)) < 1.0
+    if group.kind == "spin":
+        return (2 * on.astype(jnp.int8) - 1).astype(jnp.int8)
+    return on.astype(jnp.int8)
+
+
+def random_values(key, group: VariableGroup, num_chains: int) -> Array:
+    """Uniformly random values in the blocked layout: ``int8 (n, num_chains)``."""
+    shape = (group.size, num_chains)
+    if group.kind == "spin":
+        return (2 * jax.random.bernoulli(key, 0.5, shape).astype(jnp.int8) - 1).astype(jnp.int8)
+    return jax.random.randint(key, shape, 0, group.num_states, dtype=jnp.int8)
+
+
+def check_beta(beta) -> None:
+    """Reject concrete inverse temperatures that are not positive and finite."""
+    try:
+        import numpy as np
+
+        b = np.asarray(beta, dtype=float)
+    except (TypeError, jax.errors.TracerArrayConversionError):
+        return
+    if not np.all(np.isfinite(b)) or np.any(b <= 0):
+        raise ValueError(f"inverse temperature beta must be positive and finite, got {beta}")
+
+
+class Sampler:
+    """Base class of pcdppl samplers (see module docstring for the protocol)."""
+
+    model: Model
+
+    def __init__(self, model: Model):
+        if not isinstance(model, Model):
+            raise TypeError(f"expected a compiled pcdppl.Model, got {type(model).__name__}; "
+                            f"call FactorGraph.compile() first")
+        self.model = model
+        self._jit_step = jax.jit(self._step_user)
+        self._jit_run = jax.jit(self._run_user, static_argnames=("num_steps",))
+
+    # ------------------------------------------------------------ to implement
+    def _init(self, key, bp, xb):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _step(self, key, bp, state, beta):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ public protocol
+    def init(self, key, params, num_chains: int | None = None, *, values=None):
+        """Initial state: ``num_chains`` uniformly random states, or the given ``values``
+        (``dict[group, (num_chains, n_g)]``)."""
+        key = as_key(key)
+        self.model.check_params(params)
+        k_rand, k_init = jax.random.split(key)
+        if values is not None:
+            xb, batch = self.model.to_blocked(values)
+            C = math.prod(batch)
+            if num_chains is not None and num_chains != C:
+                raise ValueError(f"num_chains={num_chains} but values hold {C} states")
+        else:
+            if num_chains is None:
+                raise ValueError("init needs num_chains (or values)")
+            if not isinstance(num_chains, int) or num_chains < 1:
+                raise ValueError(f"num_chains must be a positive int, got {num_chains!r}")
+            keys = jax.random.split(k_rand, len(self.model.groups))
+            xb = {g.name: random_values(k, g, num_chains)
+                  for g, k in zip(self.model.groups.values(), keys, strict=True)}
+        return self._init(k_init, self.model.blocked_params(params), xb)
+
+    def step(self, key, params, state, beta=1.0):
+        """One transition of every chain. Pure and jit-able."""
+        self.model.check_params(params, check_finite=False)
+        self._check_state(state)
+        check_beta(beta)
+        return self._jit_step(as_key(key), params, state, beta)
+
+    def run(self, key, params, state, num_steps: int, beta=1.0):
+        """``num_steps`` transitions in one compiled loop; returns the final state."""
+        self.model.check_params(params, check_finite=False)
+        self._check_state(state)
+        check_beta(beta)
+        return self._jit_run(as_key(key), params, state, beta, num_steps=int(num_steps))
+
+    def values(self, state) -> dict[str, Array]:
+        """The chains' current values, ``dict[group, int8 (num_chains, n)]``, user order."""
+        return self.model.from_blocked(state.x)
+
+    # ------------------------------------------------------------ internals
+    def _step_user(self, key, params, state, beta):
+        return self._step(key, self.model.blocked_params(params), state, beta)
+
+    def _run_user(self, key, params, state, beta, *, num_steps):
+        return self._run_b(key, self.model.blocked_params(params), state, beta, num_steps)
+
+    def _run_b(self, key, bp, state, beta, num_steps: int):
+        if num_steps == 1:
+            return self._step(key, bp, state, beta)
+
+        def body(s, k):
+            return self._step(k, bp, s, beta), None
+
+        state, _ = jax.lax.scan(body, state, jax.random.split(key, num_steps))
+        return state
+
+    def _check_state(self, state) -> None:
+        x = getattr(state, "x", None)
+        if not isinstance(x, dict) or set(x) != set(self.model.groups):
+            raise ValueError(f"{type(self).__name__}.step got a state that does not belong to "
+                             f"this model (groups {sorted(x) if isinstance(x, dict) else x} vs "
+                             f"{sorted(self.model.groups)}); build the state with this "
+                             f"sampler's init")
+        for g, grp in self.model.groups.items():
+            if x[g].ndim != 2 or x[g].shape[0] != grp.size:
+                raise ValueError(f"state.x[{g!r}] has shape {tuple(x[g].shape)}; expected "
+                                 f"({grp.size}, num_chains) for this model")
+
+
+@partial(jax.jit, static_argnames=("sampler", "num_warmup", "num_samples", "thin"))
+def _sample_jit(sampler, key, params, state, beta, num_warmup, num_samples, thin):
+    bp = sampler.model.blocked_params(params)
+    k_warm, k_draw = jax.random.split(key)
+    if num_warmup:
+        state = sampler._run_b(k_warm, bp, state, beta, num_warmup)
+
+    def draw(s, k):
+        s = sampler._run_b(k, bp, s, beta, thin)
+        return s, sampler.model.from_blocked(s.x)
+
+    state, draws = jax.lax.scan(draw, state, jax.random.split(k_draw, num_samples))
+    return state, {g: jnp.swapaxes(d, 0, 1) for g, d in draws.items()}
+
+
+def sample(key, model: Model, params, *, sampler: Sampler | None = None, num_chains: int = 4,
+           num_samples: int = 1000, num_warmup: int = 100, thin: int = 1, init=None,
+           beta=1.0, return_state: bool = False):
+    """Draw samples from ``model`` with ``sampler`` (default :class:`BlockGibbs`).
+
+    Args:
+        key: PRNG key or int seed.
+        model: the compiled model.
+        params: its parameters.
+        sampler: any pcdppl sampler built for ``model``.
+        num_chains: independent chains.
+        num_samples: draws kept per chain.
+        num_warmup: transitions discarded first.
+        thin: transitions between kept draws.
+        init: optional initial values ``dict[group, (num_chains, n)]``.
+        beta: inverse temperature (scalar or one per chain).
+        return_state: also return the final sampler state (to continue sampling).
+
+    Returns:
+        ``dict[group, int8 array (num_chains, num_samples, n)]`` (and the state).
+    """
+    from .gibbs import BlockGibbs
+
+    if sampler is None:
+        sampler = BlockGibbs(model)
+    if sampler.model is not model:
+        raise ValueError("the sampler was built for another model")
+    for name, v in (("num_samples", num_samples), ("thin", thin)):
+        if not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    if not isinstance(num_warmup, int) or num_warmup < 0:
+        raise ValueError(f"num_warmup must be a non-negative int, got {num_warmup!r}")
+    check_beta(beta)
+    k_init, k_run = jax.random.split(as_key(key))
+    state = sampler.init(k_init, params, None if init is not None else num_chains, values=init)
+    state, draws = _sample_jit(sampler, k_run, params, state, beta, num_warmup, num_samples,
+                               thin)
+    return (draws, state) if return_state else draws

@@ -1,0 +1,13 @@
+"""Evaluating models: exact enumeration (and, where it is infeasible, estimators)."""
+
+from .exact import (
+    IntractableError,
+    analytic_split,
+    enumerate_states,
+    exact_probabilities,
+    log_likelihood,
+    log_partition,
+)
+
+__all__ = ["log_partition", "log_likelihood", "enumerate_states", "exact_probabilities",
+           "analytic_split", "IntractableError"]

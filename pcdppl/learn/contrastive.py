@@ -1,0 +1,387 @@
+"""Contrastive maximum-likelihood learning with a sampler as the negative phase.
+
+For visible data ``v`` and latent groups ``h`` the average negative log-likelihood is
+``L(θ) = mean_data F(v) + log Z`` with ``F(v) = -log Σ_h exp(-E(v, h))``, and
+
+    ∇L = mean_data ∇F(v) - E_model[∇E(x)]                                    (1)
+
+* **Positive phase.** Where the latent groups are conditionally independent given the
+  data (an RBM's hidden layer), ``F`` is computed in closed form and ``∇F`` is exact
+  (autodiff of the free energy). Otherwise the latents are filled in by ``k_positive``
+  sweeps of block Gibbs with the data clamped and ``∇E`` of that sample is used.
+* **Negative phase.** The sampler's chains — persistent across minibatches (PCD), or
+  restarted from each minibatch (CD-k) — estimate the model expectation. With
+  conditionally independent latents the chains' visible states are Rao-Blackwellised:
+  ``E_model[∇E] = E_v[∇F(v)]``.
+
+The surrogate ``mean F(v_data) - mean F(v_chains)`` has gradient (1) and is reported as
+``free_energy_gap``. One epoch — shuffle, every minibatch's two phases, sampler
+transitions and optax update — is one compiled program; the host is touched once per epoch.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from functools import partial
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from ..graph.data import as_dataset
+from ..graph.model import Model, as_key
+from ..samplers.base import Sampler, random_values
+from ..samplers.gibbs import BlockGibbs, GibbsState
+
+Array = jax.Array
+
+
+class LearnerState(NamedTuple):
+    """Everything a fit needs to continue: a pytree, so it can be saved and restored."""
+
+    params: dict
+    opt_state: Any
+    chains: Any
+    key: Array
+    epoch: Array
+
+
+@dataclass
+class FitResult:
+    """What :meth:`ContrastiveLearner.fit` returns.
+
+    Attributes:
+        params: fitted parameters.
+        history: per-epoch metrics, ``dict[str, ndarray (num_epochs,)]``: ``epoch``,
+            ``time`` (seconds since ``fit`` was called, initialisation and compilation
+            included, validation excluded), ``free_energy_gap``, ``recon_error`` (models with latent groups) or
+            ``pseudo_log_likelihood`` (fully visible models), and ``val_log_likelihood``
+            where a validation set was given (NaN on epochs without an evaluation).
+        chains: the persistent fantasy particles, ``dict[group, (num_chains, n)]``.
+        state: the complete learner state; pass it as ``fit(..., resume=result)``.
+    """
+
+    params: dict
+    history: dict[str, np.ndarray]
+    chains: dict
+    state: LearnerState
+    learner: Any = field(repr=False)
+
+
+def data_bias_init(model: Model, params: dict, ds: dict[str, np.ndarray]) -> dict:
+    """Set the biases of observed groups to the maximum-likelihood values of an independent
+    model of the data (Hinton, 2010, "A practical guide to training RBMs", §8)."""
+    params = dict(params)
+    for f in model.factors:
+        if f.kind != "bias" or f.tied or f.group.name not in ds:
+            continue
+        x = ds[f.group.name].astype(np.float64)
+        g = f.group
+        if g.is_categorical:
+            freq = np.stack([(x == c).mean(0) for c in range(g.num_states)], axis=1)
+            logf = np.log(np.clip(freq, 1e-3, 1.0))
+            value = logf - logf.mean(axis=1, keepdims=True)
+        elif g.kind == "spin":
+            value = np.arctanh(np.clip(x.mean(0), -0.998, 0.998))
+        else:
+            p = np.clip(x.mean(0), 1e-3, 1 - 1e-3)
+            value = np.log(p / (1 - p))
+        params[f.name] = jnp.asarray(value, jnp.float32)
+    return params
+
+
+class ContrastiveLearner:
+    """Learner whose negative phase is a pcdppl sampler (see the module docstring).
+
+    Args:
+        model: compiled model.
+        sampler: negative-phase sampler built for ``model`` (default :class:`BlockGibbs`).
+        num_chains: persistent chains (ignored for CD-k, which uses one per example).
+        k: sampler transitions per minibatch.
+        optimizer: an optax ``GradientTransformation`` (default ``optax.sgd(0.05)``).
+        batch_size: examples per minibatch. The remainder of each shuffled epoch is skipped.
+        persistent: ``True`` for PCD, ``False`` for CD-k (chains restart from the data).
+        k_positive: clamped Gibbs sweeps filling in latents that are not conditionally
+            independent given the data (unused otherwise).
+        data_init: initialise visible biases from the data marginals on a fresh fit.
+    """
+
+    name = "contrastive"
+
+    def __init__(self, model: Model, *, sampler: Sampler | None = None, num_chains: int = 100,
+                 k: int = 1, optimizer: optax.GradientTransformation | None = None,
+                 batch_size: int = 20, persistent: bool = True, k_positive: int = 10,
+                 data_init: bool = True):
+        if not isinstance(model, Model):
+            raise TypeError(f"expected a compiled pcdppl.Model, got {type(model).__name__}")
+        sampler = BlockGibbs(model) if sampler is None else sampler
+        if not isinstance(sampler, Sampler):
+            raise TypeError(f"sampler must be a pcdppl sampler, got {type(sampler).__name__}")
+        if sampler.model is not model:
+            raise ValueError("the sampler was built for another model; build it with this "
+                             "learner's model")
+        for nm, v in (("num_chains", num_chains), ("k", k), ("batch_size", batch_size),
+                      ("k_positive", k_positive)):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{nm} must be a positive int, got {v!r}")
+        if optimizer is None:
+            optimizer = optax.sgd(0.05)
+        if not hasattr(optimizer, "init") or not hasattr(optimizer, "update"):
+            raise TypeError("optimizer must be an optax GradientTransformation")
+        self.model, self.sampler, self.optimizer = model, sampler, optimizer
+        self.num_chains, self.k, self.batch_size = int(num_chains), int(k), int(batch_size)
+        self.persistent, self.k_positive, self.data_init = bool(persistent), int(k_positive), data_init
+        self._epoch_cache: dict = {}
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(sampler={type(self.sampler).__name__}, "
+                f"num_chains={self.num_chains}, k={self.k}, batch_size={self.batch_size}, "
+                f"persistent={self.persistent})")
+
+    # ------------------------------------------------------------------ state
+    def init_state(self, key, data, init_params=None) -> LearnerState:
+        """Fresh learner state: parameters, optimiser state, chains and key."""
+        ds = as_dataset(self.model.groups, data)
+        key = as_key(key)
+        k_params, k_chains, k_next = jax.random.split(key, 3)
+        if init_params is None:
+            params = self.model.init_params(k_params)
+            if self.data_init:
+                params = data_bias_init(self.model, params, ds)
+        else:
+            self.model.check_params(init_params)
+            params = {n: jnp.asarray(p, jnp.float32) for n, p in init_params.items()}
+        C = self.num_chains if self.persistent else self.batch_size
+        self.model.check_params(params)
+        return self._jit_init(k_chains, k_next, params, C)
+
+    @partial(jax.jit, static_argnums=(0, 4))
+    def _jit_init(self, k_chains, k_next, params, num_chains):
+        keys = jax.random.split(k_chains, len(self.model.groups) + 1)
+        xb = {g.name: random_values(k, g, num_chains)
+              for g, k in zip(self.model.groups.values(), keys[1:], strict=True)}
+        chains = self.sampler._init(keys[0], self.model.blocked_params(params), xb)
+        return LearnerState(params, self.optimizer.init(params), chains, k_next,
+                            jnp.zeros((), jnp.int32))
+
+    # ------------------------------------------------------------------ one epoch
+    def _epoch_fn(self, visible: tuple, num_examples: int):
+        cache_key = (visible, num_examples)
+        if cache_key not in self._epoch_cache:
+            self._epoch_cache[cache_key] = jax.jit(self._make_epoch(visible, num_examples),
+                                                   donate_argnums=(0,))
+        return self._epoch_cache[cache_key]
+
+    def _make_epoch(self, visible: tuple, N: int):
+        model, sampler, opt = self.model, self.sampler, self.optimizer
+        latent = tuple(g for g in model.groups if g not in visible)
+        exact = model.conditionally_independent(latent)
+        clamped = BlockGibbs(model, clamp=visible)
+        B, nb = self.batch_size, N // self.batch_size
+        persistent, k, k_pos_sweeps = self.persistent, self.k, self.k_positive
+
+        def fill_latents(key, bp, vis, sweeps):
+            """Latents drawn by clamped Gibbs sweeps from the reference state (exact after
+            one sweep when they are conditionally independent given ``vis``)."""
+            C = next(iter(vis.values())).shape[1]
+            x = dict(vis)
+            for g in latent:
+                grp = model.groups[g]
+                x[g] = jnp.full((grp.size, C), grp.reference_value(), jnp.int8)
+            return clamped._run_b(key, bp, GibbsState(x), 1.0, sweeps).x
+
+        def free_energy(bp, x, sum_out):
+            return model._free_energy_b(bp, x, sum_out) if sum_out else model._energy_b(bp, x)
+
+        def monitor(bp, vis, pos_x):
+            if latent:  # reconstruction of binary/spin visible units from sampled latents
+                errs = []
+                for g in visible:
+                    grp = model.groups[g]
+                    if grp.is_categorical:
+                        continue
+                    loc = model._local_b(bp, pos_x, g, slice(None))
+                    mean = jax.nn.sigmoid(loc) if grp.kind == "binary" else jnp.tanh(loc / 2)
+                    errs.append(jnp.mean(jnp.sum((vis[g] - mean) ** 2, axis=0)))
+                return {"recon_error": sum(errs) if errs else jnp.nan}
+            pll = 0.0
+            for g in visible:
+                grp = model.groups[g]
+                loc = model._local_b(bp, vis, g, slice(None))
+                if grp.is_categorical:
+                    logp = jax.nn.log_softmax(loc, axis=1)
+                    lp = jnp.take_along_axis(logp, vis[g][:, None, :].astype(jnp.int32), 1)[:, 0]
+                else:
+                    on = (vis[g] > 0).astype(jnp.float32)
+                    lp = jax.nn.log_sigmoid((2 * on - 1) * loc)
+                pll = pll + jnp.sum(lp, axis=0)
+            return {"pseudo_log_likelihood": jnp.mean(pll)}
+
+        def epoch(state: LearnerState, data):
+            def batch_step(carry, inp):
+                params, opt_state, chains = carry
+                idx, keys = inp
+                k_pos, k_neg, k_init = keys
+                vis = {g: data[g][idx].T for g in visible}  # (n, B)
+                bp = model.blocked_params(params)
+                if exact:
+                    pos_x, pos_sum = vis, latent
+                    filled = fill_latents(k_pos, bp, vis, 1) if latent else vis
+                else:
+                    pos_x, pos_sum = fill_latents(k_pos, bp, vis, k_pos_sweeps), ()
+                    filled = pos_x
+                if not persistent:
+                    chains = sampler._init(k_init, bp, filled)
+                chains = sampler._run_b(k_neg, bp, chains, 1.0, k)
+                if exact:
+                    neg_x, neg_sum = {g: chains.x[g] for g in visible}, latent
+                else:
+                    neg_x, neg_sum = chains.x, ()
+
+                def surrogate(p):
+                    bpp = model.blocked_params(p)
+                    return (jnp.mean(free_energy(bpp, pos_x, pos_sum))
+                            - jnp.mean(free_energy(bpp, neg_x, neg_sum)))
+
+                gap, grads = jax.value_and_grad(surrogate)(params)
+                updates, opt_state = opt.update(grads, opt_state, params)
+                params = optax.apply_updates(params, updates)
+                metrics = {"free_energy_gap": gap, **monitor(bp, vis, filled)}
+                return (params, opt_state, chains), metrics
+
+            key, k_perm, k_scan = jax.random.split(state.key, 3)
+            order = jax.random.permutation(k_perm, N)[: nb * B].reshape(nb, B)
+            (params, opt_state, chains), metrics = jax.lax.scan(
+                batch_step, (state.params, state.opt_state, state.chains),
+                (order, jax.random.split(k_scan, (nb, 3))))
+            finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(p))
+                                        for p in jax.tree.leaves(params)]))
+            new = LearnerState(params, opt_state, chains, key, state.epoch + 1)
+            return new, {m: jnp.mean(v) for m, v in metrics.items()}, finite
+
+        return epoch
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data, num_epochs: int, key=0, *, validation=None, eval_every: int | None = None,
+            progress: bool = True, init_params=None, resume=None) -> FitResult:
+        """Fit the model to ``data``.
+
+        Args:
+            data: ``(N, n_v)`` array for the default visible group, or ``dict[group, (N, n)]``;
+                groups absent from the data are latent.
+            num_epochs: passes over the data.
+            key: PRNG key or int seed (ignored when resuming).
+            validation: held-out data; its exact log-likelihood is recorded every
+                ``eval_every`` epochs (default: about 10 evaluations) and after the last.
+            progress: show a progress bar with the current metrics.
+            init_params: starting parameters (default: the model's initialisation).
+            resume: a :class:`FitResult` or :class:`LearnerState` to continue from.
+
+        Returns:
+            a :class:`FitResult`.
+        """
+        if not isinstance(num_epochs, (int, np.integer)) or num_epochs < 1:
+            raise ValueError(f"num_epochs must be a positive int, got {num_epochs!r}")
+        ds = as_dataset(self.model.groups, data)
+        visible = tuple(g for g in self.model.groups if g in ds)
+        N = next(iter(ds.values())).shape[0]
+        if N < self.batch_size:
+            raise ValueError(f"batch_size={self.batch_size} exceeds the {N} examples in data")
+        val = None
+        if validation is not None:
+            val = as_dataset(self.model.groups, validation, what="validation")
+            if tuple(g for g in self.model.groups if g in val) != visible:
+                raise ValueError(f"validation has groups {sorted(val)}; data has {list(visible)}")
+            eval_every = eval_every or max(1, num_epochs // 10)
+        t_start = time.perf_counter()
+        if resume is not None:
+            state = resume.state if isinstance(resume, FitResult) else resume
+            if not isinstance(state, LearnerState):
+                raise TypeError("resume must be a FitResult or a LearnerState")
+            self.model.check_params(state.params)
+        else:
+            state = self.init_state(key, ds, init_params)
+        data_b = {}
+        for g in visible:
+            lay = self.model.layouts[g]
+            data_b[g] = jnp.asarray(ds[g] if lay.identity else ds[g][:, lay.perm])
+        epoch_fn = self._epoch_fn(visible, N)
+        history: dict[str, list] = {"epoch": [], "time": []}
+        bar = _progress(num_epochs, type(self).__name__, progress)
+        t_train = time.perf_counter() - t_start  # initialisation counts as training time
+        last_good = state.params
+        evaluate = _Evaluator(self.model, val)
+        try:
+            for _ in range(num_epochs):
+                t0 = time.perf_counter()
+                state, metrics, finite = epoch_fn(state, data_b)
+                metrics = jax.device_get(metrics)
+                t_train += time.perf_counter() - t0
+                epoch = int(state.epoch)
+                if not bool(finite):
+                    raise FloatingPointError(
+                        f"parameters became NaN or infinite in epoch {epoch}; lower the "
+                        f"learning rate. The last finite parameters are in this error's "
+                        f"`last_params` attribute.")
+                last_good = state.params
+                history["epoch"].append(epoch)
+                history["time"].append(t_train)
+                for m, v in metrics.items():
+                    history.setdefault(m, []).append(float(v))
+                if val is not None:
+                    ll = np.nan
+                    if epoch % eval_every == 0 or _ == num_epochs - 1:
+                        ll = evaluate(state.params)
+                    history.setdefault("val_log_likelihood", []).append(ll)
+                bar.update({m: v[-1] for m, v in history.items() if m not in ("epoch", "time")})
+        except FloatingPointError as err:
+            err.last_params = last_good
+            raise
+        finally:
+            bar.close()
+        return FitResult(params=state.params, history={m: np.asarray(v) for m, v in history.items()},
+                         chains=self.sampler.values(state.chains), state=state, learner=self)
+
+
+class _Evaluator:
+    """Exact validation log-likelihood; warns once and stops if the model is too large."""
+
+    def __init__(self, model: Model, val):
+        self.model, self.val, self.enabled = model, val, val is not None
+
+    def __call__(self, params) -> float:
+        from ..evaluate.exact import IntractableError, log_likelihood
+
+        if not self.enabled:
+            return np.nan
+        try:
+            return float(log_likelihood(self.model, params, self.val))
+        except IntractableError as err:
+            warnings.warn(f"validation log-likelihood skipped: {err}", stacklevel=3)
+            self.enabled = False
+            return np.nan
+
+
+class _progress:
+    """A tqdm bar over epochs showing the latest metrics (a no-op when disabled)."""
+
+    def __init__(self, total: int, desc: str, enabled: bool):
+        self.bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit="epoch", dynamic_ncols=True)
+
+    def update(self, metrics: dict) -> None:
+        if self.bar is not None:
+            shown = {k: f"{v:.4g}" for k, v in metrics.items() if np.isfinite(v)}
+            self.bar.set_postfix(shown, refresh=False)
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -17,6 +17,8 @@ import math
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import networkx as nx
@@ -161,7 +163,10 @@ class Model:
     def init_params(self, key=0) -> dict[str, Array]:
         """Initial parameters: biases and tables 0, couplings N(0, 0.01²), unless the
         factor was declared with ``init=``."""
-        keys = jax.random.split(as_key(key), max(len(self.factors), 1))
+        return _init_params(self, as_key(key))
+
+    def _init_params(self, key) -> dict[str, Array]:
+        keys = jax.random.split(key, max(len(self.factors), 1))
         return {f.name: jnp.asarray(f.init(k, f.shape, jnp.float32), jnp.float32)
                 for f, k in zip(self.factors, keys, strict=False)}
 
@@ -299,3 +304,9 @@ class Model:
                 lse = jax.nn.softplus(loc)
             f = f - jnp.sum(lse, axis=0)
         return f
+
+
+@partial(jax.jit, static_argnums=0)
+def _init_params(model: Model, key) -> dict[str, Array]:
+    """All initializers in one compiled program (one compilation instead of one per op)."""
+    return model._init_params(key)

@@ -75,7 +75,13 @@ class FitResult:
 def data_bias_init(model: Model, params: dict, ds: dict[str, np.ndarray]) -> dict:
     """Set the biases of observed groups to the maximum-likelihood values of an independent
     model of the data (Hinton, 2010, "A practical guide to training RBMs", §8)."""
-    params = dict(params)
+    return {**params, **data_bias_values(model, ds)}
+
+
+def data_bias_values(model: Model, ds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The values :func:`data_bias_init` assigns, computed on the host: ``dict[name, array]``
+    for every untied bias of an observed group."""
+    out = {}
     for f in model.factors:
         if f.kind != "bias" or f.tied or f.group.name not in ds:
             continue
@@ -90,8 +96,8 @@ def data_bias_init(model: Model, params: dict, ds: dict[str, np.ndarray]) -> dic
         else:
             p = np.clip(x.mean(0), 1e-3, 1 - 1e-3)
             value = np.log(p / (1 - p))
-        params[f.name] = jnp.asarray(value, jnp.float32)
-    return params
+        out[f.name] = value.astype(np.float32)
+    return out
 
 
 class ContrastiveLearner:
@@ -146,21 +152,22 @@ class ContrastiveLearner:
     def init_state(self, key, data, init_params=None) -> LearnerState:
         """Fresh learner state: parameters, optimiser state, chains and key."""
         ds = as_dataset(self.model.groups, data)
-        key = as_key(key)
-        k_params, k_chains, k_next = jax.random.split(key, 3)
         if init_params is None:
-            params = self.model.init_params(k_params)
-            if self.data_init:
-                params = data_bias_init(self.model, params, ds)
+            fixed = data_bias_values(self.model, ds) if self.data_init else {}
         else:
             self.model.check_params(init_params)
-            params = {n: jnp.asarray(p, jnp.float32) for n, p in init_params.items()}
+            fixed = {n: np.asarray(p, np.float32) for n, p in init_params.items()}
         C = self.num_chains if self.persistent else self.batch_size
-        self.model.check_params(params)
-        return self._jit_init(k_chains, k_next, params, C)
+        state = self._jit_init(as_key(key), fixed, C)
+        self.model.check_params(state.params)
+        return state
 
-    @partial(jax.jit, static_argnums=(0, 4))
-    def _jit_init(self, k_chains, k_next, params, num_chains):
+    @partial(jax.jit, static_argnums=(0, 3))
+    def _jit_init(self, key, fixed, num_chains):
+        """Parameters (the model's initializers, overridden by ``fixed``), optimiser state and
+        random chains: one compiled program."""
+        k_params, k_chains, k_next = jax.random.split(key, 3)
+        params = {**self.model._init_params(k_params), **fixed}
         keys = jax.random.split(k_chains, len(self.model.groups) + 1)
         xb = {g.name: random_values(k, g, num_chains)
               for g, k in zip(self.model.groups.values(), keys[1:], strict=True)}
@@ -254,7 +261,8 @@ class ContrastiveLearner:
                 return (params, opt_state, chains), metrics
 
             key, k_perm, k_scan = jax.random.split(state.key, 3)
-            order = jax.random.permutation(k_perm, N)[: nb * B].reshape(nb, B)
+            # argsort of uniforms: one random draw (jax.random.permutation sorts in several rounds)
+            order = jnp.argsort(jax.random.uniform(k_perm, (N,)))[: nb * B].reshape(nb, B)
             (params, opt_state, chains), metrics = jax.lax.scan(
                 batch_step, (state.params, state.opt_state, state.chains),
                 (order, jax.random.split(k_scan, (nb, 3))))

@@ -21,6 +21,7 @@ transitions and optax update — is one compiled program; the host is touched on
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from functools import partial
@@ -36,6 +37,8 @@ from ..graph.data import as_dataset
 from ..graph.model import Model, as_key
 from ..samplers.base import Sampler, random_values
 from ..samplers.gibbs import BlockGibbs, GibbsState
+from .checkpoint import Checkpointer, InterruptGuard, resume_state
+from .soft_data import as_training_data
 
 Array = jax.Array
 
@@ -151,7 +154,7 @@ class ContrastiveLearner:
     # ------------------------------------------------------------------ state
     def init_state(self, key, data, init_params=None) -> LearnerState:
         """Fresh learner state: parameters, optimiser state, chains and key."""
-        ds = as_dataset(self.model.groups, data)
+        ds = as_training_data(self.model.groups, data)
         if init_params is None:
             fixed = data_bias_values(self.model, ds) if self.data_init else {}
         else:
@@ -275,7 +278,8 @@ class ContrastiveLearner:
 
     # ------------------------------------------------------------------ fit
     def fit(self, data, num_epochs: int, key=0, *, validation=None, eval_every: int | None = None,
-            progress: bool = True, init_params=None, resume=None) -> FitResult:
+            progress: bool = True, init_params=None, resume=None, checkpoint_dir=None,
+            checkpoint_every: int | None = None) -> FitResult:
         """Fit the model to ``data``.
 
         Args:
@@ -287,14 +291,21 @@ class ContrastiveLearner:
                 ``eval_every`` epochs (default: about 10 evaluations) and after the last.
             progress: show a progress bar with the current metrics.
             init_params: starting parameters (default: the model's initialisation).
-            resume: a :class:`FitResult` or :class:`LearnerState` to continue from.
+            resume: a :class:`FitResult` or :class:`LearnerState` to continue from for
+                ``num_epochs`` more epochs, or a checkpoint file or folder
+                (:mod:`pcdppl.learn.checkpoint`) to continue until epoch ``num_epochs`` in
+                total, as the interrupted run would have.
+            checkpoint_dir: folder for checkpoints of the whole learner state, written every
+                ``checkpoint_every`` epochs and after the last. While checkpointing, Ctrl-C
+                finishes the running epoch, saves it and raises
+                :class:`~pcdppl.learn.checkpoint.TrainingInterrupted` (a ``KeyboardInterrupt``).
 
         Returns:
             a :class:`FitResult`.
         """
         if not isinstance(num_epochs, (int, np.integer)) or num_epochs < 1:
             raise ValueError(f"num_epochs must be a positive int, got {num_epochs!r}")
-        ds = as_dataset(self.model.groups, data)
+        ds = as_training_data(self.model.groups, data)
         visible = tuple(g for g in self.model.groups if g in ds)
         N = next(iter(ds.values())).shape[0]
         if N < self.batch_size:
@@ -306,7 +317,14 @@ class ContrastiveLearner:
                 raise ValueError(f"validation has groups {sorted(val)}; data has {list(visible)}")
             eval_every = eval_every or max(1, num_epochs // 10)
         t_start = time.perf_counter()
-        if resume is not None:
+        history: dict[str, list] = {"epoch": [], "time": []}
+        if isinstance(resume, (str, os.PathLike)):
+            state, history = resume_state(self, resume, ds)
+            num_epochs -= int(state.epoch)
+            if num_epochs < 1:
+                raise ValueError(f"the checkpoint is at epoch {int(state.epoch)}: nothing left "
+                                 f"to do for num_epochs={num_epochs + int(state.epoch)}")
+        elif resume is not None:
             state = resume.state if isinstance(resume, FitResult) else resume
             if not isinstance(state, LearnerState):
                 raise TypeError("resume must be a FitResult or a LearnerState")
@@ -318,9 +336,11 @@ class ContrastiveLearner:
             lay = self.model.layouts[g]
             data_b[g] = jnp.asarray(ds[g] if lay.identity else ds[g][:, lay.perm])
         epoch_fn = self._epoch_fn(visible, N)
-        history: dict[str, list] = {"epoch": [], "time": []}
+        ckpt = None if checkpoint_dir is None else Checkpointer(checkpoint_dir, checkpoint_every)
+        guard = InterruptGuard(enabled=ckpt is not None).__enter__()
         bar = _progress(num_epochs, type(self).__name__, progress)
         t_train = time.perf_counter() - t_start  # initialisation counts as training time
+        t_train += history["time"][-1] if history["time"] else 0.0
         last_good = state.params
         evaluate = _Evaluator(self.model, val)
         try:
@@ -346,11 +366,14 @@ class ContrastiveLearner:
                         ll = evaluate(state.params)
                     history.setdefault("val_log_likelihood", []).append(ll)
                 bar.update({m: v[-1] for m, v in history.items() if m not in ("epoch", "time")})
+                if ckpt is not None:
+                    ckpt.after_epoch(state, history, final=_ == num_epochs - 1, guard=guard)
         except FloatingPointError as err:
             err.last_params = last_good
             raise
         finally:
             bar.close()
+            guard.__exit__()
         return FitResult(params=state.params, history={m: np.asarray(v) for m, v in history.items()},
                          chains=self.sampler.values(state.chains), state=state, learner=self)
 

@@ -330,7 +330,7 @@ class ContrastiveLearner:
                 raise TypeError("resume must be a FitResult or a LearnerState")
             self.model.check_params(state.params)
         else:
-            state = self.init_state(key, ds, init_params)
+            state = self.init_state(key, data, init_params)
         data_b = {}
         for g in visible:
             lay = self.model.layouts[g]

@@ -1,5 +1,6 @@
 """The ``pcdppl`` command.
 
+``pcdppl fit | sample | evaluate | diagnose`` work on run folders (:mod:`pcdppl.cli_run`).
 ``pcdppl demo`` trains an RBM on scikit-learn's digits with PCD, prints the exact test
 log-likelihood and the time taken, and writes samples, learning curves and parameters to an
 output folder. Exit codes: 0 success, 1 failure while running, 2 bad command-line usage.
@@ -88,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(run=_demo)
+    from .cli_run import add_commands
+
+    add_commands(sub, _positive)
     return parser
 
 
@@ -102,18 +106,29 @@ def _positive(s: str) -> int:
 
 
 def main(argv=None) -> int:
+    from .cli_run import UsageError
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help (0) or a usage error (2)
+        return int(exit_.code or 0)
     if args.command is None:
         parser.print_help()
         return 2
     try:
-        return args.run(args)
+        return (getattr(args, "run_cmd", None) or args.run)(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except UsageError as err:
+        print(f"pcdppl {args.command}: usage error: {err}", file=sys.stderr)
+        return 2
     except (ValueError, TypeError, KeyError, OSError, ImportError) as err:
         print(f"pcdppl {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except Exception as err:  # anything else is still a runtime failure, not a crash
+        print(f"pcdppl {args.command}: error: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
 
 

@@ -459,7 +459,8 @@ def add_commands(sub, positive) -> None:
         except ValueError:
             import argparse
 
-            raise argparse.ArgumentTypeError(f"expected sizes like 784,500,500, got {s!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected sizes like 784,500,500, got {s!r}") from None
 
     fit = sub.add_parser("fit", help="fit an RBM or a DBN; write a run folder",
                          description="Fit an RBM or a DBN (greedy) with PCD or CD-k. Settings "

@@ -390,7 +390,7 @@ class _Evaluator:
         if not self.enabled:
             return np.nan
         try:
-            return float(log_likelihood(self.model, params, self.val))
+            return float(log_likelihood(self.model, params, self.val, method="exact"))
         except IntractableError as err:
             warnings.warn(f"validation log-likelihood skipped: {err}", stacklevel=3)
             self.enabled = False

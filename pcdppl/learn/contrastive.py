@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import time
 import warnings
-from functools import partial
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -269,6 +269,8 @@ class ContrastiveLearner:
             finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(p))
                                         for p in jax.tree.leaves(params)]))
             new = LearnerState(params, opt_state, chains, key, state.epoch + 1)
+            # a diverged epoch returns the state it started from (the input is donated)
+            new = jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, state)
             return new, {m: jnp.mean(v) for m, v in metrics.items()}, finite
 
         return epoch
@@ -321,7 +323,6 @@ class ContrastiveLearner:
         history: dict[str, list] = {"epoch": [], "time": []}
         bar = _progress(num_epochs, type(self).__name__, progress)
         t_train = time.perf_counter() - t_start  # initialisation counts as training time
-        last_good = state.params
         evaluate = _Evaluator(self.model, val)
         try:
             for _ in range(num_epochs):
@@ -332,10 +333,9 @@ class ContrastiveLearner:
                 epoch = int(state.epoch)
                 if not bool(finite):
                     raise FloatingPointError(
-                        f"parameters became NaN or infinite in epoch {epoch}; lower the "
+                        f"parameters became NaN or infinite in epoch {epoch + 1}; lower the "
                         f"learning rate. The last finite parameters are in this error's "
-                        f"`last_params` attribute.")
-                last_good = state.params
+                        f"`last_params` attribute (the learner state in `state`).")
                 history["epoch"].append(epoch)
                 history["time"].append(t_train)
                 for m, v in metrics.items():
@@ -347,7 +347,7 @@ class ContrastiveLearner:
                     history.setdefault("val_log_likelihood", []).append(ll)
                 bar.update({m: v[-1] for m, v in history.items() if m not in ("epoch", "time")})
         except FloatingPointError as err:
-            err.last_params = last_good
+            err.last_params, err.state = state.params, state
             raise
         finally:
             bar.close()

@@ -1,4 +1,5 @@
-"""The pcdppl command: fit / sample / evaluate / diagnose, exit codes, config files, Ctrl-C."""
+"""The `pcdppl` command: demo, fit / sample / evaluate / diagnose, exit codes, config files,
+Ctrl-C."""
 
 import json
 import os
@@ -11,19 +12,46 @@ import pytest
 
 from pcdppl.cli import main
 
+
+@pytest.mark.slow
+def test_demo_writes_results(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["demo", "--out", str(out), "--epochs", "3", "--quiet"]) == 0
+    for name in ("samples.png", "chains.png", "history.png", "params.npz", "history.csv",
+                 "result.json"):
+        assert (out / name).stat().st_size > 0, name
+    result = json.loads((out / "result.json").read_text())
+    assert -40 < result["test_log_likelihood"] < -15
+    assert "exact log-likelihood" in capsys.readouterr().out
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["demo", "--epochs", "0"])
+    assert info.value.code == 2
+    assert "positive integer" in capsys.readouterr().err
+    assert main([]) == 2
+
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _exit_code(argv) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exit_:  # argparse: --help and usage errors
+        return int(exit_.code or 0)
 
 
 @pytest.mark.parametrize("cmd", [[], ["demo"], ["fit"], ["sample"], ["evaluate"], ["diagnose"]])
 def test_help(cmd, capsys):
-    assert main(cmd + ["--help"]) == 0
+    assert _exit_code(cmd + ["--help"]) == 0
     assert "usage: pcdppl" in capsys.readouterr().out
 
 
-def test_usage_errors_exit_2(tmp_path, capsys):
-    assert main([]) == 2
-    assert main(["fit", "--no-such-flag"]) == 2
-    assert main(["fit", "--epochs", "0"]) == 2
+def test_fit_usage_errors_exit_2(tmp_path, capsys):
+    assert _exit_code(["fit", "--no-such-flag"]) == 2
+    assert _exit_code(["fit", "--epochs", "0"]) == 2
     bad = tmp_path / "bad.toml"
     bad.write_text("[model]\nhiden = 3\n")
     assert main(["fit", "--config", str(bad)]) == 2

@@ -24,8 +24,8 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from functools import partial
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -272,6 +272,8 @@ class ContrastiveLearner:
             finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(p))
                                         for p in jax.tree.leaves(params)]))
             new = LearnerState(params, opt_state, chains, key, state.epoch + 1)
+            # a diverged epoch returns the state it started from (the input is donated)
+            new = jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, state)
             return new, {m: jnp.mean(v) for m, v in metrics.items()}, finite
 
         return epoch
@@ -341,7 +343,6 @@ class ContrastiveLearner:
         bar = _progress(num_epochs, type(self).__name__, progress)
         t_train = time.perf_counter() - t_start  # initialisation counts as training time
         t_train += history["time"][-1] if history["time"] else 0.0
-        last_good = state.params
         evaluate = _Evaluator(self.model, val)
         try:
             for _ in range(num_epochs):
@@ -352,10 +353,9 @@ class ContrastiveLearner:
                 epoch = int(state.epoch)
                 if not bool(finite):
                     raise FloatingPointError(
-                        f"parameters became NaN or infinite in epoch {epoch}; lower the "
+                        f"parameters became NaN or infinite in epoch {epoch + 1}; lower the "
                         f"learning rate. The last finite parameters are in this error's "
-                        f"`last_params` attribute.")
-                last_good = state.params
+                        f"`last_params` attribute (the learner state in `state`).")
                 history["epoch"].append(epoch)
                 history["time"].append(t_train)
                 for m, v in metrics.items():
@@ -369,7 +369,7 @@ class ContrastiveLearner:
                 if ckpt is not None:
                     ckpt.after_epoch(state, history, final=_ == num_epochs - 1, guard=guard)
         except FloatingPointError as err:
-            err.last_params = last_good
+            err.last_params, err.state = state.params, state
             raise
         finally:
             bar.close()

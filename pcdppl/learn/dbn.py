@@ -186,8 +186,9 @@ class DBN:
             x = as_dataset(self.dbn.layers[0].groups, init)["v"]
             if len(x) != num_samples:
                 raise ValueError(f"init holds {len(x)} examples; num_samples={num_samples}")
-            hv = _transform_jit(self.dbn, list(params[:L - 1]), x, k_init, L - 1, True)
-            top_h = _transform_jit(self.dbn, [params[-1]], hv, k_init, 1, True)
+            k_below, k_top_h = jax.random.split(k_init)
+            hv = _transform_jit(self.dbn, list(params[:L - 1]), x, k_below, L - 1, True)
+            top_h = _transform_jit(self.dbn, [params[-1]], hv, k_top_h, 1, True)
             start = {"v": np.asarray(hv, np.int8), "h": np.asarray(top_h, np.int8)}
         draws = pp_sample(k_top, self.dbn.top, params[-1], num_chains=num_samples,
                           num_samples=1, num_warmup=num_gibbs, init=start)

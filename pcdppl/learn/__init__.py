@@ -2,5 +2,7 @@
 
 from .contrastive import ContrastiveLearner, FitResult, LearnerState, data_bias_init
 from .pcd import PCD
+from .pmp import PerturbAndMaxProduct
 
-__all__ = ["ContrastiveLearner", "PCD", "FitResult", "LearnerState", "data_bias_init"]
+__all__ = ["ContrastiveLearner", "PCD", "FitResult", "LearnerState", "data_bias_init",
+           "PerturbAndMaxProduct"]

@@ -1,0 +1,49 @@
+"""Learning with perturb-and-max-product samples as the negative phase."""
+
+from __future__ import annotations
+
+import optax
+
+from ..graph.model import Model
+from ..samplers.pmp import PerturbAndMaxProduct as PMPSampler
+from .contrastive import ContrastiveLearner
+
+
+class PerturbAndMaxProduct(ContrastiveLearner):
+    """Contrastive learning whose negative phase is a fresh batch of ``num_samples``
+    perturb-and-max-product samples per minibatch (Lázaro-Gredilla et al., 2021).
+
+    The learner loop is :class:`~pcdppl.learn.contrastive.ContrastiveLearner`'s: one
+    compiled program per epoch, exact positive phase where the latent groups are
+    conditionally independent given the data (RBMs). Where they are not, the latents are
+    filled in by ``k_positive`` sweeps of block Gibbs with the data clamped (not by PMP).
+
+    Args:
+        model: the compiled model.
+        num_samples: PMP samples per parameter update.
+        num_iters, damping, noise, perturb_factors: see
+            :class:`pcdppl.samplers.PerturbAndMaxProduct`.
+        warm_start: carry the BP messages across parameter updates (each update starts BP
+            from the previous update's messages).
+        optimizer, batch_size, k_positive, data_init: as in :class:`pcdppl.PCD`.
+
+    Example::
+
+        learner = pp.PerturbAndMaxProduct(model, num_samples=100, num_iters=100,
+                                          optimizer=optax.adam(0.01))
+        fit = learner.fit(data, num_epochs=50, key=0)
+    """
+
+    def __init__(self, model: Model, *, num_samples: int = 100, num_iters: int = 100,
+                 damping: float = 0.5, noise: float = 1.0, perturb_factors: bool = False,
+                 warm_start: bool = False, optimizer: optax.GradientTransformation | None = None,
+                 batch_size: int = 20, k_positive: int = 10, data_init: bool = True):
+        sampler = PMPSampler(model, num_iters=num_iters, damping=damping, noise=noise,
+                             perturb_factors=perturb_factors, warm_start=warm_start)
+        super().__init__(model, sampler=sampler, num_chains=num_samples, k=1,
+                         optimizer=optimizer, batch_size=batch_size, persistent=True,
+                         k_positive=k_positive, data_init=data_init)
+
+    def __repr__(self) -> str:
+        return (f"PerturbAndMaxProduct({self.sampler!r}, num_samples={self.num_chains}, "
+                f"batch_size={self.batch_size})")

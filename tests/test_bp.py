@@ -29,6 +29,7 @@ def _tree_table_model():
     fg.table([a, b, c], np.array([[0, 1, 0], [2, 2, 1]]), name="T")
     fg.table([c, c], np.array([[0, 1]]), name="T_cc")
     fg.pairwise(a, b, np.array([[1, 0]]), name="J_ab")
+    fg.table([b], np.array([[0], [2]]), tied=True, name="T_unary")  # arity 1, tied
     return fg.compile()
 
 

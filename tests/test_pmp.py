@@ -55,6 +55,12 @@ def test_pmp_step_protocol():
     # same key, same samples: the step is a pure function
     s1b = sampler.step(jax.random.key(1), params, state)
     np.testing.assert_array_equal(np.asarray(s1.x["s"]), np.asarray(s1b.x["s"]))
+    # one inverse temperature per sample: beta -> 0 gives (nearly) uniform noise-driven
+    # states, a large beta the MAP of the ferromagnet (all equal)
+    beta = np.array([1e-3] * 8 + [50.0] * 8, np.float32)
+    s3 = sampler.step(jax.random.key(3), params, state, beta=beta)
+    mag = np.abs(np.asarray(sampler.values(s3)["s"]).mean(1))
+    assert np.all(mag[8:] == 1.0) and mag[:8].mean() < 0.6
     with pytest.raises(ValueError, match="noise"):
         pp.samplers.PerturbAndMaxProduct(model, noise=-1.0)
 
@@ -125,6 +131,9 @@ def test_pmp_learner_interfaces():
     fit = learner.fit(data, num_epochs=2, key=0, progress=False)
     assert len(fit.history["epoch"]) == 2 and "recon_error" in fit.history
     assert isinstance(learner.sampler, pp.samplers.PerturbAndMaxProduct)
+    assert pp.PerturbAndMaxProduct(model, num_chains=7).num_chains == 7
+    with pytest.raises(ValueError, match="alias"):
+        pp.PerturbAndMaxProduct(model, num_samples=5, num_chains=7)
     # latents that are not conditionally independent: clamped Gibbs positive phase
     fg = pp.FactorGraph()
     v, h = fg.spin("v", 4), fg.spin("h", 3)

@@ -322,7 +322,8 @@ class TableKernel(Kernel):
         for p in range(self.m):
             axes = tuple(q + 1 for q in range(self.m) if q != p)
             red = total - self._expand(n[p], p)
-            out.append(normalize(soft_max(red, axes, T) if axes else red))
+            msg = soft_max(red, axes, T) if axes else jnp.broadcast_to(red, n[p].shape)
+            out.append(normalize(msg))
         return tuple(out)
 
 

@@ -26,6 +26,7 @@ class PerturbAndMaxProduct(ContrastiveLearner):
         warm_start: carry the BP messages across parameter updates (each update starts BP
             from the previous update's messages).
         optimizer, batch_size, k_positive, data_init: as in :class:`pcdppl.PCD`.
+        num_chains: alias of ``num_samples`` (so the learner is a drop-in for ``pp.PCD``).
 
     Example::
 
@@ -37,7 +38,13 @@ class PerturbAndMaxProduct(ContrastiveLearner):
     def __init__(self, model: Model, *, num_samples: int = 100, num_iters: int = 100,
                  damping: float = 0.5, noise: float = 1.0, perturb_factors: bool = False,
                  warm_start: bool = False, optimizer: optax.GradientTransformation | None = None,
-                 batch_size: int = 20, k_positive: int = 10, data_init: bool = True):
+                 batch_size: int = 20, k_positive: int = 10, data_init: bool = True,
+                 num_chains: int | None = None):
+        if num_chains is not None:
+            if num_samples != 100 and num_samples != num_chains:
+                raise ValueError(f"num_samples={num_samples} and num_chains={num_chains} "
+                                 f"disagree; num_chains is an alias of num_samples")
+            num_samples = num_chains
         sampler = PMPSampler(model, num_iters=num_iters, damping=damping, noise=noise,
                              perturb_factors=perturb_factors, warm_start=warm_start)
         super().__init__(model, sampler=sampler, num_chains=num_samples, k=1,

@@ -145,3 +145,20 @@ def test_pmp_learner_interfaces():
     fit = pp.PerturbAndMaxProduct(model, num_samples=8, num_iters=10, batch_size=10).fit(
         {"v": data}, num_epochs=1, key=1, progress=False)
     assert np.all(np.isfinite(np.asarray(fit.params["L"])))
+
+
+def test_clamped_pmp_conditions_on_the_clamped_group():
+    """RBM hidden units are independent given the visible ones, so clamped PMP samples
+    p(h | v) exactly (per-unit Gumbel-max): compare with the exact conditional."""
+    model, params = ZOO["rbm"]()
+    sampler = pp.samplers.PerturbAndMaxProduct(model, num_iters=5, clamp="v")
+    v = np.array([[1, 0, 1, 1, 0, 0]] * 4000, np.int8)
+    state = sampler.init(0, params, values={"v": v, "h": np.zeros((4000, 4), np.int8)})
+    state = sampler.step(1, params, state)
+    vals = sampler.values(state)
+    np.testing.assert_array_equal(np.asarray(vals["v"]), v)
+    p_on = jax.nn.sigmoid(params["b_h"] + v[0].astype(np.float32) @ params["W"])
+    emp = np.asarray(vals["h"]).mean(0)
+    assert np.all(np.abs(emp - np.asarray(p_on)) < 4 * np.sqrt(0.25 / 4000)), (emp, p_on)
+    with pytest.raises(KeyError, match="clamp"):
+        pp.samplers.PerturbAndMaxProduct(model, clamp="x")

@@ -15,8 +15,8 @@ class PerturbAndMaxProduct(ContrastiveLearner):
 
     The learner loop is :class:`~pcdppl.learn.contrastive.ContrastiveLearner`'s: one
     compiled program per epoch, exact positive phase where the latent groups are
-    conditionally independent given the data (RBMs). Where they are not, the latents are
-    filled in by ``k_positive`` sweeps of block Gibbs with the data clamped (not by PMP).
+    conditionally independent given the data (RBMs). Where they are not, each example's
+    latents are one PMP sample with the example's visible units clamped.
 
     Args:
         model: the compiled model.
@@ -25,7 +25,7 @@ class PerturbAndMaxProduct(ContrastiveLearner):
             :class:`pcdppl.samplers.PerturbAndMaxProduct`.
         warm_start: carry the BP messages across parameter updates (each update starts BP
             from the previous update's messages).
-        optimizer, batch_size, k_positive, data_init: as in :class:`pcdppl.PCD`.
+        optimizer, batch_size, data_init: as in :class:`pcdppl.PCD`.
         num_chains: alias of ``num_samples`` (so the learner is a drop-in for ``pp.PCD``).
 
     Example::
@@ -38,7 +38,7 @@ class PerturbAndMaxProduct(ContrastiveLearner):
     def __init__(self, model: Model, *, num_samples: int = 100, num_iters: int = 100,
                  damping: float = 0.5, noise: float = 1.0, perturb_factors: bool = False,
                  warm_start: bool = False, optimizer: optax.GradientTransformation | None = None,
-                 batch_size: int = 20, k_positive: int = 10, data_init: bool = True,
+                 batch_size: int = 20, data_init: bool = True,
                  num_chains: int | None = None):
         if num_chains is not None:
             if num_samples != 100 and num_samples != num_chains:
@@ -49,7 +49,12 @@ class PerturbAndMaxProduct(ContrastiveLearner):
                              perturb_factors=perturb_factors, warm_start=warm_start)
         super().__init__(model, sampler=sampler, num_chains=num_samples, k=1,
                          optimizer=optimizer, batch_size=batch_size, persistent=True,
-                         k_positive=k_positive, data_init=data_init)
+                         k_positive=1, data_init=data_init)
+
+    def _clamped_sampler(self, visible: tuple) -> PMPSampler:
+        s = self.sampler
+        return PMPSampler(self.model, num_iters=s.num_iters, damping=s.damping, noise=s.noise,
+                          perturb_factors=s.perturb_factors, clamp=visible)
 
     def __repr__(self) -> str:
         return (f"PerturbAndMaxProduct({self.sampler!r}, num_samples={self.num_chains}, "

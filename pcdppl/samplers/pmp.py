@@ -20,11 +20,16 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from ..bp.loopy import BeliefPropagation
 from ..graph.model import Model
 from .base import Sampler
+
+# Unary log-odds pinning a clamped unit. Max-product messages out of a pinned unit are
+# then exact up to float32 rounding at this magnitude (about 1e-3), for couplings far below it.
+CLAMP = 1e4
 
 
 class PMPState(NamedTuple):
@@ -54,6 +59,9 @@ class PerturbAndMaxProduct(Sampler):
         warm_start: start each step's BP from the previous step's messages instead of
             uniform messages.
         tol: BP convergence threshold reported through ``state.residual``.
+        clamp: groups held fixed at their values in the state (conditioned on): their
+            units get unary log-odds ``±CLAMP`` (a one-hot ``CLAMP`` for categorical units),
+            which pins them in max-product, and their values are copied through.
 
     ``step(key, params, state, beta)`` ignores the previous samples and returns a fresh
     batch; ``beta`` scales every log-potential before the perturbation.
@@ -61,8 +69,14 @@ class PerturbAndMaxProduct(Sampler):
 
     def __init__(self, model: Model, *, num_iters: int = 100, damping: float = 0.5,
                  noise: float = 1.0, perturb_factors: bool = False, warm_start: bool = False,
-                 tol: float = 1e-3):
+                 tol: float = 1e-3, clamp=()):
         super().__init__(model)
+        clamp = (clamp,) if isinstance(clamp, str) else tuple(clamp)
+        unknown = [g for g in clamp if g not in model.groups]
+        if unknown:
+            raise KeyError(f"cannot clamp unknown group {unknown[0]!r}; the model's groups are "
+                           f"{list(model.groups)}")
+        self.clamp = clamp
         noise = float(noise)
         if not np.isfinite(noise) or noise < 0:
             raise ValueError(f"noise (the Gumbel scale) must be finite and ≥ 0, got {noise}")
@@ -74,7 +88,7 @@ class PerturbAndMaxProduct(Sampler):
     def __repr__(self) -> str:
         return (f"PerturbAndMaxProduct(num_iters={self.num_iters}, damping={self.damping}, "
                 f"noise={self.noise}, perturb_factors={self.perturb_factors}, "
-                f"warm_start={self.warm_start})")
+                f"warm_start={self.warm_start}, clamp={self.clamp})")
 
     def _init(self, key, bp, xb):
         C = next(iter(xb.values())).shape[1]
@@ -85,9 +99,17 @@ class PerturbAndMaxProduct(Sampler):
         C = next(iter(state.x.values())).shape[1]
         pot = self.bp._potentials(bp, beta)
         pot = self.bp._perturb(key, pot, C, self.noise, self.perturb_factors)
+        for g in self.clamp:
+            grp, xg = self.model.groups[g], state.x[g]
+            if grp.is_categorical:
+                ev = CLAMP * jax.nn.one_hot(xg, grp.num_states, axis=1, dtype=jnp.float32)
+            else:
+                ev = jnp.where(xg == grp.values[1], CLAMP, -CLAMP).astype(jnp.float32)
+            pot["unary"][g] = ev
         msgs = state.messages if self.warm_start else self.bp._zeros(C)
         msgs, residual = self.bp._iterate(pot, msgs, C, self.num_iters)
         x = self.bp._decode_b(self.model, self.bp._beliefs(pot, msgs, C))
+        x = {**x, **{g: state.x[g] for g in self.clamp}}
         return PMPState(x=x, messages=msgs, residual=residual)
 
     def converged(self, state: PMPState) -> jax.Array:

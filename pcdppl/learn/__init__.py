@@ -4,8 +4,9 @@ from .checkpoint import CheckpointError, TrainingInterrupted, latest_checkpoint
 from .contrastive import ContrastiveLearner, FitResult, LearnerState, data_bias_init
 from .dbn import DBN, DBNFit
 from .pcd import PCD
+from .pmp import PerturbAndMaxProduct
 from .soft_data import SoftData
 
 __all__ = ["ContrastiveLearner", "PCD", "FitResult", "LearnerState", "data_bias_init",
            "CheckpointError", "TrainingInterrupted", "latest_checkpoint", "SoftData",
-           "DBN", "DBNFit"]
+           "DBN", "DBNFit", "PerturbAndMaxProduct"]

@@ -36,7 +36,7 @@ import optax
 from ..graph.data import as_dataset
 from ..graph.model import Model, as_key
 from ..samplers.base import Sampler, random_values
-from ..samplers.gibbs import BlockGibbs, GibbsState
+from ..samplers.gibbs import BlockGibbs
 from .checkpoint import Checkpointer, InterruptGuard, resume_state
 from .soft_data import as_training_data
 
@@ -178,6 +178,10 @@ class ContrastiveLearner:
         return LearnerState(params, self.optimizer.init(params), chains, k_next,
                             jnp.zeros((), jnp.int32))
 
+    def _clamped_sampler(self, visible: tuple) -> Sampler:
+        """The sampler that fills in latent groups with ``visible`` clamped (positive phase)."""
+        return BlockGibbs(self.model, clamp=visible)
+
     # ------------------------------------------------------------------ one epoch
     def _epoch_fn(self, visible: tuple, num_examples: int):
         cache_key = (visible, num_examples)
@@ -190,7 +194,7 @@ class ContrastiveLearner:
         model, sampler, opt = self.model, self.sampler, self.optimizer
         latent = tuple(g for g in model.groups if g not in visible)
         exact = model.conditionally_independent(latent)
-        clamped = BlockGibbs(model, clamp=visible)
+        clamped = self._clamped_sampler(visible)
         B, nb = self.batch_size, N // self.batch_size
         persistent, k, k_pos_sweeps = self.persistent, self.k, self.k_positive
 
@@ -202,7 +206,7 @@ class ContrastiveLearner:
             for g in latent:
                 grp = model.groups[g]
                 x[g] = jnp.full((grp.size, C), grp.reference_value(), jnp.int8)
-            return clamped._run_b(key, bp, GibbsState(x), 1.0, sweeps).x
+            return clamped._run_b(key, bp, clamped._init(key, bp, x), 1.0, sweeps).x
 
         def free_energy(bp, x, sum_out):
             return model._free_energy_b(bp, x, sum_out) if sum_out else model._energy_b(bp, x)

@@ -2,5 +2,7 @@
 
 from .base import Sampler, sample
 from .gibbs import BlockGibbs, GibbsState
+from .pmp import PerturbAndMaxProduct, PMPState
 
-__all__ = ["Sampler", "BlockGibbs", "GibbsState", "sample"]
+__all__ = ["Sampler", "BlockGibbs", "GibbsState", "sample",
+           "PerturbAndMaxProduct", "PMPState"]

@@ -8,7 +8,7 @@ A *run folder* holds everything about one fitted model::
       history.csv        per-epoch metrics (DBN: history-layer0.csv, ...)
       history.png        learning curves
       samples.png        samples from the model (image data)
-      checkpoints/       learner checkpoints (``--checkpoint-every``)
+      checkpoints/       learner checkpoints (last epoch, Ctrl-C, ``--checkpoint-every``)
       evaluation.json    written by ``evaluate``
       diagnostics.nc     written by ``diagnose`` (and ``fit``): ArviZ DataTree as netCDF
       trace.png          chain-energy traces
@@ -328,10 +328,9 @@ def cmd_fit(args) -> int:
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
     ckpt_dir = os.path.join(out, "checkpoints")
-    use_ckpt = cfg["fit"]["checkpoint_every"] is not None or args.resume is not None
-    kw = {"progress": not args.quiet, "key": cfg["seed"]}
-    if use_ckpt:
-        kw.update(checkpoint_dir=ckpt_dir, checkpoint_every=cfg["fit"]["checkpoint_every"])
+    # always checkpointing: after the last epoch, every N epochs if asked, and on Ctrl-C
+    kw = {"progress": not args.quiet, "key": cfg["seed"], "checkpoint_dir": ckpt_dir,
+          "checkpoint_every": cfg["fit"]["checkpoint_every"]}
     t0 = time.perf_counter()
     try:
         if kind == "dbn":
@@ -465,7 +464,7 @@ def add_commands(sub, positive) -> None:
     fit = sub.add_parser("fit", help="fit an RBM or a DBN; write a run folder",
                          description="Fit an RBM or a DBN (greedy) with PCD or CD-k. Settings "
                          "come from --config (TOML) and the flags below, which override it. "
-                         "Ctrl-C saves a checkpoint (with --checkpoint-every) and exits 130.")
+                         "Ctrl-C saves a checkpoint of the last finished epoch and exits 130.")
     fit.add_argument("--config", help="TOML configuration file (see docs/cli.md)")
     fit.add_argument("--out", help="run folder (default runs/fit)")
     fit.add_argument("--data", help="digits, mnist5k, a .npz/.npy file, an IDX file or a "

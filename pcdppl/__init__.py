@@ -2,10 +2,11 @@
 
 from . import data, diagnostics, evaluate, models, samplers
 from .graph import FactorGraph, Model, VariableGroup
-from .learn import PCD, FitResult, LearnerState
+from .learn import PCD, FitResult, LearnerState, MetropolisHastings
 from .samplers import sample
 
 __version__ = "0.1.0"
 
 __all__ = ["FactorGraph", "Model", "VariableGroup", "models", "samplers", "sample", "evaluate", "data", "diagnostics",
-           "PCD", "FitResult", "LearnerState"]
+           "PCD", "FitResult", "LearnerState",
+           "MetropolisHastings"]

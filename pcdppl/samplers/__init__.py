@@ -2,5 +2,8 @@
 
 from .base import Sampler, sample
 from .gibbs import BlockGibbs, GibbsState
+from .metropolis import Metropolis, MetropolisState
+from .tempering import ReplicaExchange, ReplicaState
 
-__all__ = ["Sampler", "BlockGibbs", "GibbsState", "sample"]
+__all__ = ["Sampler", "BlockGibbs", "GibbsState", "sample", "Metropolis", "MetropolisState",
+           "ReplicaExchange", "ReplicaState"]

@@ -31,8 +31,11 @@ class MetropolisHastings(ContrastiveLearner):
         optimizer: optax transformation (default ``optax.sgd(0.05)``).
         batch_size: examples per minibatch.
         persistent: ``False`` restarts the chains from each minibatch (CD-k with MH).
-        scan, block_size, num_proposals: passed to :class:`~pcdppl.samplers.Metropolis`.
-        k_positive, data_init: as in :class:`~pcdppl.learn.contrastive.ContrastiveLearner`.
+        scan: ``"flip"`` scan order (see :class:`~pcdppl.samplers.Metropolis`).
+        block_size: sites per ``"block"`` proposal.
+        num_proposals: ``"gwg"`` proposals per step.
+        k_positive: clamped Gibbs sweeps for latents that are not conditionally independent.
+        data_init: initialise visible biases from the data marginals.
     """
 
     def __init__(self, model: Model, *, proposal: str = "flip", num_chains: int = 100,

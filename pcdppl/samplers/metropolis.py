@@ -116,7 +116,7 @@ class Metropolis(Sampler):
     """
 
     def __init__(self, model: Model, proposal: str = "flip", *, scan: str = "colour",
-                 block_size: int = 2, num_proposals: int = 1, clamp=()):
+                 block_size: int = 2, num_proposals: int = 1, clamp: str | tuple[str, ...] = ()):
         super().__init__(model)
         if proposal not in PROPOSALS:
             raise ValueError(f"unknown proposal {proposal!r}; expected one of {PROPOSALS}")
@@ -294,6 +294,31 @@ class Metropolis(Sampler):
         logits = 0.5 * beta * d
         return logits - jax.nn.logsumexp(logits, axis=0, keepdims=True)
 
+    @staticmethod
+    def _gwg_draw(log_q: Array, u: Array, chunk: int = 64) -> Array:
+        """One row per chain from ``exp(log_q)`` ``(M, C)`` by the inverse CDF at uniforms ``u``
+        ``(C,)`` — one random number per chain rather than one per row (Gumbel-max) — in two
+        levels (chunks of ``chunk`` rows, then rows within the chunk), which avoids a long
+        cumulative sum. Rows of zero mass are never chosen."""
+        M, C = log_q.shape
+        nb = -(-M // chunk)
+        w = jnp.exp(log_q)
+        w = jnp.concatenate([w, jnp.zeros((nb * chunk - M, C), w.dtype)]).reshape(nb, chunk, C)
+        mass = jnp.sum(w, axis=1)  # (nb, C)
+        cdf = jnp.cumsum(mass, axis=0)
+        before = jnp.concatenate([jnp.zeros((1, C), cdf.dtype), cdf[:-1]])  # exclusive
+        t = u * cdf[-1]
+
+        def last_positive(a):  # guards against rounding landing on a row of zero mass
+            return jnp.max(jnp.where(a > 0, jnp.arange(a.shape[0])[:, None], 0), axis=0)
+
+        b = jnp.minimum(jnp.sum(cdf <= t[None, :], axis=0), last_positive(mass))
+        inner = jnp.take_along_axis(w, b[None, None, :], axis=0)[0]  # (chunk, C)
+        rest = t - jnp.take_along_axis(before, b[None, :], axis=0)[0]
+        j = jnp.minimum(jnp.sum(jnp.cumsum(inner, axis=0) <= rest[None, :], axis=0),
+                        last_positive(inner))
+        return (b * chunk + j).astype(jnp.int32)
+
     def _gwg_step(self, key, bp, x, beta):
         C = next(iter(x.values())).shape[1]
         take = lambda a, i: jnp.take_along_axis(a, i[None, :], axis=0)[0]  # noqa: E731
@@ -302,7 +327,7 @@ class Metropolis(Sampler):
             x, d, count = carry
             k_g, k_u = jax.random.split(k)
             log_q = self._gwg_log_q(d, beta)
-            idx = jnp.argmax(log_q + jax.random.gumbel(k_g, log_q.shape), axis=0).astype(jnp.int32)
+            idx = self._gwg_draw(log_q, jax.random.uniform(k_g, (C,)))
             x_new, rev = self._gwg_apply(x, idx)
             d_new = self._gwg_scores(bp, x_new)
             log_alpha = (beta * take(d, idx) + take(self._gwg_log_q(d_new, beta), rev)

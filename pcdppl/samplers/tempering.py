@@ -21,6 +21,7 @@ other sampler; the whole ladder lives in ``state.inner`` (the inner sampler's st
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -85,7 +86,8 @@ class ReplicaExchange(Sampler):
     in the last step. The ``beta`` argument of ``step``/``run`` scales the whole ladder.
     """
 
-    def __init__(self, model: Model, inner: Sampler | None = None, betas=(0.25, 0.5, 1.0)):
+    def __init__(self, model: Model, inner: Sampler | None = None,
+                 betas: Sequence[float] | np.ndarray = (0.25, 0.5, 1.0)):
         super().__init__(model)
         if inner is None:
             from .gibbs import BlockGibbs

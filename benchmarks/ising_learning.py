@@ -151,7 +151,7 @@ def main() -> None:
     lines = [f"Lattice Ising learning, sigma={args.sigma}, {args.num_data} training states, "
              f"{args.chains} chains, batch {args.batch_size}, Adam lr {args.lr} -> {args.lr / 10:g}; "
              f"jax {jax.__version__} on {jax.devices()[0].platform}", ""]
-    checkpoints = (1.0, 2.0, 5.0, 10.0, 30.0)
+    checkpoints = (10.0, 20.0, 30.0, 60.0)
     head = (f"{'L':>3s} {'method':10s} {'epochs':>6s} {'seconds':>8s} {'final RMSE':>10s} "
             + " ".join(f"{f'RMSE@{c:g}s':>9s}" for c in checkpoints) + f" {'accept':>7s}")
     lines += [head, "-" * len(head)]

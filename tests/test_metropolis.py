@@ -145,6 +145,7 @@ def test_per_chain_beta_and_clamp():
         assert state.x["h"].dtype == jnp.int8
 
 
+@pytest.mark.slow
 def test_metropolis_hastings_learner_and_pcd_with_any_sampler():
     """Couplings of a small Ising model are learned from exact samples; the history
     records the chains' acceptance rate."""

@@ -46,6 +46,7 @@ def _mode_visits(model, params, sampler, steps=1000, chains=32):
     return float(both.mean()), float((m > 0).mean())
 
 
+@pytest.mark.slow
 def test_replica_exchange_visits_both_modes_where_gibbs_does_not():
     model, params = _ring()
     ladder = np.geomspace(0.05, 1.0, 8)
@@ -58,6 +59,7 @@ def test_replica_exchange_visits_both_modes_where_gibbs_does_not():
     assert 0.3 < pt_up < 0.7  # the two modes are equally likely
 
 
+@pytest.mark.slow
 def test_replica_exchange_as_pcd_negative_phase():
     model, true = ZOO["ising"]()
     true = {k: 0.5 * v for k, v in true.items()}

@@ -2,11 +2,11 @@
 
 from . import bp, data, diagnostics, evaluate, models, samplers
 from .graph import FactorGraph, Model, VariableGroup
-from .learn import DBN, PCD, FitResult, LearnerState, PerturbAndMaxProduct
+from .learn import DBN, PCD, FitResult, LearnerState, MetropolisHastings, PerturbAndMaxProduct
 from .samplers import sample
 
 __version__ = "0.1.0"
 
 __all__ = ["FactorGraph", "Model", "VariableGroup", "models", "samplers", "sample", "evaluate", "data",
-           "diagnostics",
-           "PCD", "FitResult", "LearnerState", "DBN", "bp", "PerturbAndMaxProduct"]
+           "diagnostics", "bp", "PCD", "MetropolisHastings", "PerturbAndMaxProduct", "DBN", "FitResult",
+           "LearnerState"]

@@ -3,10 +3,11 @@
 from .checkpoint import CheckpointError, TrainingInterrupted, latest_checkpoint
 from .contrastive import ContrastiveLearner, FitResult, LearnerState, data_bias_init
 from .dbn import DBN, DBNFit
+from .metropolis import MetropolisHastings
 from .pcd import PCD
 from .pmp import PerturbAndMaxProduct
 from .soft_data import SoftData
 
 __all__ = ["ContrastiveLearner", "PCD", "FitResult", "LearnerState", "data_bias_init",
            "CheckpointError", "TrainingInterrupted", "latest_checkpoint", "SoftData",
-           "DBN", "DBNFit", "PerturbAndMaxProduct"]
+           "DBN", "DBNFit", "PerturbAndMaxProduct", "MetropolisHastings"]

@@ -264,7 +264,7 @@ class ContrastiveLearner:
                 gap, grads = jax.value_and_grad(surrogate)(params)
                 updates, opt_state = opt.update(grads, opt_state, params)
                 params = optax.apply_updates(params, updates)
-                metrics = {"free_energy_gap": gap, **monitor(bp, vis, filled)}
+                metrics = {"free_energy_gap": gap, **monitor(bp, vis, filled), **sampler._stats(chains)}
                 return (params, opt_state, chains), metrics
 
             key, k_perm, k_scan = jax.random.split(state.key, 3)

@@ -2,7 +2,9 @@
 
 from .base import Sampler, sample
 from .gibbs import BlockGibbs, GibbsState
+from .metropolis import Metropolis, MetropolisState
 from .pmp import PerturbAndMaxProduct, PMPState
+from .tempering import ReplicaExchange, ReplicaState
 
-__all__ = ["Sampler", "BlockGibbs", "GibbsState", "sample",
-           "PerturbAndMaxProduct", "PMPState"]
+__all__ = ["Sampler", "BlockGibbs", "GibbsState", "sample", "Metropolis", "MetropolisState",
+           "ReplicaExchange", "ReplicaState", "PerturbAndMaxProduct", "PMPState"]

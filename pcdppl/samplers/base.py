@@ -94,6 +94,11 @@ class Sampler:
     def _step(self, key, bp, state, beta):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _stats(self, state) -> dict:
+        """Scalar statistics of a state worth recording in a learner's history (e.g. an
+        acceptance rate); traced, so cheap to compute inside a compiled epoch."""
+        return {}
+
     # ------------------------------------------------------------ public protocol
     def init(self, key, params, num_chains: int | None = None, *, values=None):
         """Initial state: ``num_chains`` uniformly random states, or the given ``values``

@@ -1,0 +1,343 @@
+"""Metropolis–Hastings over discrete units: single-site flips, block flips, Gibbs-with-Gradients.
+
+Target ``π_β(x) ∝ exp(-β E(x))``. A proposal ``x → x'`` drawn from ``q(x'|x)`` is accepted with
+probability
+
+    α(x, x') = min(1, exp(-β [E(x') - E(x)]) · q(x|x') / q(x'|x)).
+
+Energy differences are computed *locally*: changing unit ``i`` from ``a`` to ``b`` changes
+the log-density by ``l_i[b] - l_i[a]``, where ``l_i`` are the unit's local log-potentials
+(``model._local_b``; for binary/spin units the log-odds ``Δ_i`` of "on"), which touch only
+the factors of unit ``i``. A change is a *flip* for binary/spin units and a move to a
+uniformly chosen *other* value for categorical units; both proposals are symmetric.
+
+Proposals (one sampler step each):
+
+* ``"flip"`` — one sweep of ``N`` single-site proposals (``N`` = number of free units).
+  ``scan="colour"`` (default): the colour classes of the model's graph are visited in a
+  fresh random order and all sites of a class are proposed at once. Units of one class
+  share no factor, so this is exactly the same kernel as proposing them one after another,
+  and it runs at block-Gibbs speed. ``scan="random"``: a fresh random permutation of the
+  sites of each group, proposed strictly one at a time.
+* ``"block"`` — the sites of each group, in a fresh random order, are cut into blocks of
+  ``block_size`` distinct sites; each block is one joint proposal, accepted or rejected as
+  a whole: its first site always changes and every other site changes with probability
+  1/2 (so ``1 + (block_size - 1)/2`` changes on average). Given the ordered block, the
+  proposal is symmetric. (Changing *exactly* ``m`` sites would not do: for binary units and
+  even ``m`` it preserves the parity of the number of ones, so the chain could not reach
+  half of the states.) The energy change is accumulated site by site, locally.
+* ``"gwg"`` — Gibbs-with-Gradients (Grathwohl et al., 2021): each chain proposes one change
+  ``(i, c)`` among *all* single-unit changes with probability
+  ``q(i, c | x) = softmax(β d(x) / 2)`` where ``d_{i,c}(x)`` is the first-order estimate
+  of the log-density change. pcdppl energies are multilinear in the units' indicators,
+  so the first-order estimate (the gradient of the multilinear extension) equals the exact
+  change ``l_i[c] - l_i[x_i]``, computed for all units in one pass over the factors, just
+  as a gradient would be. The Hastings ratio uses the reverse proposal
+  ``q(x | x')`` evaluated at the proposed state. ``num_proposals`` proposals per step.
+
+Each step reports ``accept_rate`` ``(C,)``: accepted / attempted proposals of that step.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from ..graph.groups import VariableGroup
+from ..graph.model import Model
+from .base import Sampler
+
+Array = jax.Array
+
+PROPOSALS = ("flip", "gwg", "block")
+SCANS = ("colour", "random")
+
+
+class MetropolisState(NamedTuple):
+    """Metropolis chains.
+
+    Attributes:
+        x: ``dict[group, int8 (n_g, num_chains)]`` in blocked order.
+        accept_rate: ``float32 (num_chains,)``, fraction of the last step's proposals accepted.
+    """
+
+    x: dict
+    accept_rate: Array
+
+
+def _as_index(group: VariableGroup, x: Array) -> Array:
+    """Stored values -> state index (categorical value itself, spin ±1 -> 0/1)."""
+    return ((x + 1) // 2).astype(jnp.int32) if group.kind == "spin" else x.astype(jnp.int32)
+
+
+def _propose_values(group: VariableGroup, cur: Array, u: Array | None) -> Array:
+    """The proposed new values of units currently at ``cur``: a flip for binary/spin units,
+    a uniformly random *other* value for categorical ones (``u`` uniforms in [0, 1))."""
+    if group.kind == "spin":
+        return (-cur).astype(jnp.int8)
+    if group.kind == "binary":
+        return (1 - cur).astype(jnp.int8)
+    k = group.num_states
+    shift = 1 + jnp.minimum((u * (k - 1)).astype(jnp.int32), k - 2)
+    return ((cur.astype(jnp.int32) + shift) % k).astype(jnp.int8)
+
+
+def _gain(group: VariableGroup, loc: Array, cur: Array, new: Array) -> Array:
+    """Change of the log-density ``-E`` (at β = 1) when units move ``cur -> new``.
+
+    ``loc``: local log-potentials, ``(r, C)`` log-odds or ``(r, k, C)``; returns ``(r, C)``.
+    """
+    if group.is_categorical:
+        pick = lambda v: jnp.take_along_axis(loc, v.astype(jnp.int32)[:, None, :], axis=1)[:, 0]  # noqa: E731
+        return pick(new) - pick(cur)
+    on = cur > 0 if group.kind == "spin" else cur == 1
+    return jnp.where(on, -loc, loc)
+
+
+class Metropolis(Sampler):
+    """Metropolis–Hastings sampler over binary, spin and categorical units.
+
+    Args:
+        model: the compiled model.
+        proposal: ``"flip"`` (single-site), ``"block"`` (``block_size`` sites at once) or
+            ``"gwg"`` (Gibbs-with-Gradients). See the module docstring for the equations.
+        scan: for ``"flip"``: ``"colour"`` (all sites of a colour class at once, classes in
+            random order; fast) or ``"random"`` (sites one at a time in random order).
+        block_size: sites in one ``"block"`` proposal: the first changes, each other with
+            probability 1/2 (groups smaller than this use blocks of their size).
+        num_proposals: ``"gwg"`` proposals per step (default 1, one flip per step as in
+            Grathwohl et al.; the number of units gives a sweep's worth of changes).
+        clamp: groups held fixed (conditioned on).
+
+    The state is a :class:`MetropolisState`; ``state.accept_rate`` is the acceptance rate
+    of the last step, per chain.
+    """
+
+    def __init__(self, model: Model, proposal: str = "flip", *, scan: str = "colour",
+                 block_size: int = 2, num_proposals: int = 1, clamp: str | tuple[str, ...] = ()):
+        super().__init__(model)
+        if proposal not in PROPOSALS:
+            raise ValueError(f"unknown proposal {proposal!r}; expected one of {PROPOSALS}")
+        if scan not in SCANS:
+            raise ValueError(f"unknown scan {scan!r}; expected one of {SCANS}")
+        for name, v in (("block_size", block_size), ("num_proposals", num_proposals)):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        clamp = (clamp,) if isinstance(clamp, str) else tuple(clamp)
+        unknown = [g for g in clamp if g not in model.groups]
+        if unknown:
+            raise KeyError(f"cannot clamp unknown group {unknown[0]!r}; the model's groups are "
+                           f"{list(model.groups)}")
+        self.proposal, self.scan, self.clamp = proposal, scan, clamp
+        self.block_size, self.num_proposals = block_size, num_proposals
+        self._free = tuple(g for g in model.groups if g not in clamp)
+        if not self._free:
+            raise ValueError("every group is clamped; nothing to sample")
+        self._blocks = tuple(b for b in model.blocks if b[0] not in clamp)
+        self._num_units = sum(model.groups[g].size for g in self._free)
+
+    def __repr__(self) -> str:
+        extra = {"flip": f"scan={self.scan!r}", "block": f"block_size={self.block_size}",
+                 "gwg": f"num_proposals={self.num_proposals}"}[self.proposal]
+        return f"Metropolis(proposal={self.proposal!r}, {extra}, clamp={self.clamp})"
+
+    # ------------------------------------------------------------------ protocol
+    def _init(self, key, bp, xb):
+        C = next(iter(xb.values())).shape[1]
+        return MetropolisState(x=dict(xb), accept_rate=jnp.zeros((C,), jnp.float32))
+
+    def _step(self, key, bp, state, beta):
+        if self.proposal == "gwg":
+            x, rate = self._gwg_step(key, bp, state.x, beta)
+        elif self.proposal == "flip" and self.scan == "colour":
+            x, rate = self._colour_sweep(key, bp, state.x, beta)
+        else:
+            m = 1 if self.proposal == "flip" else self.block_size
+            x, rate = self._sequential_sweep(key, bp, state.x, beta, m)
+        return MetropolisState(x=x, accept_rate=rate)
+
+    def _stats(self, state) -> dict:
+        return {"accept_rate": jnp.mean(state.accept_rate)}
+
+    # ------------------------------------------------------------------ flip, colour scan
+    def _colour_sweep(self, key, bp, x, beta):
+        """Every free colour block once, blocks in random order, sites of a block at once."""
+        C = next(iter(x.values())).shape[1]
+        model = self.model
+        k_u, k_order = jax.random.split(key)
+        rows = self._num_units
+        any_cat = any(model.groups[g].is_categorical for g in self._free)
+        u = jax.random.uniform(k_u, (2 if any_cat else 1, rows, C))
+        offsets, off = [], 0
+        for _, s, e in self._blocks:
+            offsets.append(off)
+            off += e - s
+
+        def update(j, x):
+            g, s, e = self._blocks[j]
+            grp = model.groups[g]
+            o = offsets[j]
+            cur = x[g][s:e]
+            new = _propose_values(grp, cur, u[1, o:o + e - s] if any_cat else None)
+            loc = model._local_b(bp, x, g, slice(s, e))
+            acc = jnp.log(u[0, o:o + e - s]) < beta * _gain(grp, loc, cur, new)
+            return {**x, g: x[g].at[s:e].set(jnp.where(acc, new, cur))}, jnp.sum(acc, axis=0)
+
+        nb = len(self._blocks)
+        if nb == 1:
+            x, count = update(0, x)
+        else:
+            order = jnp.argsort(jax.random.uniform(k_order, (nb,)))
+            branches = [lambda x, j=j: update(j, x) for j in range(nb)]
+
+            def body(t, carry):
+                x, count = carry
+                x, c = jax.lax.switch(order[t], branches, x)
+                return x, count + c
+
+            x, count = jax.lax.fori_loop(0, nb, body, (x, jnp.zeros((C,), jnp.int32)))
+        return x, count.astype(jnp.float32) / rows
+
+    # ------------------------------------------------------------------ sequential (random scan, blocks)
+    def _sequential_sweep(self, key, bp, x, beta, m: int):
+        """Per free group: a random permutation of its sites cut into blocks of ``m`` distinct
+        sites, each block one joint proposal accepted or rejected as a whole."""
+        model = self.model
+        C = next(iter(x.values())).shape[1]
+        accepted, proposed = jnp.zeros((C,), jnp.int32), 0
+        for g, k in zip(self._free, jax.random.split(key, len(self._free)), strict=True):
+            grp = model.groups[g]
+            n = grp.size
+            mg = min(m, n)
+            P = -(-n // mg)  # blocks per sweep (the last one wraps around to the start)
+            k_perm, k_acc, k_val = jax.random.split(k, 3)
+            perm = jnp.argsort(jax.random.uniform(k_perm, (n,))).astype(jnp.int32)
+            sites = jnp.concatenate([perm, perm[: P * mg - n]]).reshape(P, mg)
+            u_acc = jax.random.uniform(k_acc, (P, C))
+            # per site: [0] whether it changes (the first site of a block always does),
+            # [1] the new value of a categorical unit
+            u_val = jax.random.uniform(k_val, (P, 2, mg, C))
+
+            def block(x, inp, g=g, grp=grp, mg=mg):
+                site, ua, uv = inp
+                cur = x[g][site]  # (mg, C)
+                change = (uv[0] < 0.5).at[0].set(True)
+                new = jnp.where(change, _propose_values(grp, cur, uv[1]), cur)
+
+                def one(j, carry):
+                    xt, gain = carry
+                    i = jax.lax.dynamic_slice(site, (j,), (1,))
+                    loc = model._local_b(bp, xt, g, i)
+                    nj = jax.lax.dynamic_slice_in_dim(new, j, 1, axis=0)
+                    cj = jax.lax.dynamic_slice_in_dim(cur, j, 1, axis=0)
+                    gain = gain + jnp.where(nj != cj, _gain(grp, loc, cj, nj), 0.0)[0]
+                    return {**xt, g: xt[g].at[i].set(nj)}, gain
+
+                if mg == 1:
+                    _, gain = one(0, (x, jnp.zeros((C,), jnp.float32)))
+                else:
+                    _, gain = jax.lax.fori_loop(0, mg, one, (x, jnp.zeros((C,), jnp.float32)),
+                                                unroll=mg <= 4)
+                acc = jnp.log(ua) < beta * gain
+                return {**x, g: x[g].at[site].set(jnp.where(acc[None], new, cur))}, acc
+
+            x, acc = jax.lax.scan(block, x, (sites, u_acc, u_val))
+            accepted = accepted + jnp.sum(acc, axis=0)
+            proposed += P
+        return x, accepted.astype(jnp.float32) / proposed
+
+    # ------------------------------------------------------------------ Gibbs with gradients
+    def _gwg_scores(self, bp, x) -> Array:
+        """``d(x)``: change of ``-E`` for every single-unit change, ``(M, C)`` with rows
+        ``[group][unit]`` (binary/spin: the flip) or ``[group][unit, value]`` (categorical;
+        the current value is ``-inf``, not a change)."""
+        out = []
+        for g in self._free:
+            grp = self.model.groups[g]
+            loc = self.model._local_b(bp, x, g, slice(None))
+            if grp.is_categorical:
+                cur = x[g].astype(jnp.int32)[:, None, :]
+                d = loc - jnp.take_along_axis(loc, cur, axis=1)
+                d = jnp.where(jnp.arange(grp.num_states)[None, :, None] == cur, -jnp.inf, d)
+                out.append(d.reshape(grp.size * grp.num_states, -1))
+            else:
+                out.append(_gain(grp, loc, x[g], None))
+        return jnp.concatenate(out, axis=0)
+
+    def _gwg_apply(self, x, idx: Array):
+        """Apply change ``idx`` (``(C,)`` rows of :meth:`_gwg_scores`) to every chain.
+
+        Returns ``(x', reverse_idx)``: the proposed states and the change leading back."""
+        new_x, rev, off = dict(x), idx, 0
+        for g in self._free:
+            grp = self.model.groups[g]
+            n, k = grp.size, (grp.num_states if grp.is_categorical else 1)
+            local = idx - off
+            inside = (local >= 0) & (local < n * k)
+            site, value = local // k, local % k
+            hit = (jnp.arange(n)[:, None] == site[None, :]) & inside[None, :]
+            xg = x[g]
+            if grp.is_categorical:
+                old = jnp.take_along_axis(xg, jnp.clip(site, 0, n - 1)[None, :], axis=0)[0]
+                rev = jnp.where(inside, off + site * k + old.astype(jnp.int32), rev)
+                new_x[g] = jnp.where(hit, value.astype(jnp.int8)[None, :], xg)
+            else:
+                new_x[g] = jnp.where(hit, _propose_values(grp, xg, None), xg)
+            off += n * k
+        return new_x, rev
+
+    @staticmethod
+    def _gwg_log_q(d: Array, beta) -> Array:
+        """Log proposal probabilities ``log softmax(β d / 2)`` over the rows of ``d``."""
+        logits = 0.5 * beta * d
+        return logits - jax.nn.logsumexp(logits, axis=0, keepdims=True)
+
+    @staticmethod
+    def _gwg_draw(log_q: Array, u: Array, chunk: int = 64) -> Array:
+        """One row per chain from ``exp(log_q)`` ``(M, C)`` by the inverse CDF at uniforms ``u``
+        ``(C,)`` — one random number per chain rather than one per row (Gumbel-max) — in two
+        levels (chunks of ``chunk`` rows, then rows within the chunk), which avoids a long
+        cumulative sum. Rows of zero mass are never chosen."""
+        M, C = log_q.shape
+        nb = -(-M // chunk)
+        w = jnp.exp(log_q)
+        w = jnp.concatenate([w, jnp.zeros((nb * chunk - M, C), w.dtype)]).reshape(nb, chunk, C)
+        mass = jnp.sum(w, axis=1)  # (nb, C)
+        cdf = jnp.cumsum(mass, axis=0)
+        before = jnp.concatenate([jnp.zeros((1, C), cdf.dtype), cdf[:-1]])  # exclusive
+        t = u * cdf[-1]
+
+        def last_positive(a):  # guards against rounding landing on a row of zero mass
+            return jnp.max(jnp.where(a > 0, jnp.arange(a.shape[0])[:, None], 0), axis=0)
+
+        b = jnp.minimum(jnp.sum(cdf <= t[None, :], axis=0), last_positive(mass))
+        inner = jnp.take_along_axis(w, b[None, None, :], axis=0)[0]  # (chunk, C)
+        rest = t - jnp.take_along_axis(before, b[None, :], axis=0)[0]
+        j = jnp.minimum(jnp.sum(jnp.cumsum(inner, axis=0) <= rest[None, :], axis=0),
+                        last_positive(inner))
+        return (b * chunk + j).astype(jnp.int32)
+
+    def _gwg_step(self, key, bp, x, beta):
+        C = next(iter(x.values())).shape[1]
+        take = lambda a, i: jnp.take_along_axis(a, i[None, :], axis=0)[0]  # noqa: E731
+
+        def propose(carry, k):
+            x, d, count = carry
+            k_g, k_u = jax.random.split(k)
+            log_q = self._gwg_log_q(d, beta)
+            idx = self._gwg_draw(log_q, jax.random.uniform(k_g, (C,)))
+            x_new, rev = self._gwg_apply(x, idx)
+            d_new = self._gwg_scores(bp, x_new)
+            log_alpha = (beta * take(d, idx) + take(self._gwg_log_q(d_new, beta), rev)
+                         - take(log_q, idx))
+            acc = jnp.log(jax.random.uniform(k_u, (C,))) < log_alpha
+            x = {g: jnp.where(acc[None, :], x_new[g], v) for g, v in x.items()}
+            d = jnp.where(acc[None, :], d_new, d)
+            return (x, d, count + acc), None
+
+        carry = (x, self._gwg_scores(bp, x), jnp.zeros((C,), jnp.int32))
+        keys = jax.random.split(key, self.num_proposals)
+        (x, _, count), _ = jax.lax.scan(propose, carry, keys)
+        return x, count.astype(jnp.float32) / self.num_proposals

@@ -1,0 +1,116 @@
+"""Replica exchange: exact at β = 1, crosses the barrier of a bimodal model where plain
+Gibbs does not, plugs into PCD; bad ladders and samplers are refused."""
+
+import jax
+import jax.numpy as jnp
+import networkx as nx
+import numpy as np
+import optax
+import pytest
+from helpers import empirical_tv, tv_bound
+from models_zoo import ZOO
+
+import pcdppl as pp
+from pcdppl.samplers import BlockGibbs, Metropolis, ReplicaExchange
+
+INNER = {"gibbs": BlockGibbs, "metropolis": Metropolis}
+
+
+@pytest.mark.parametrize("inner", sorted(INNER))
+@pytest.mark.parametrize("name", ["ising", "potts", "table"])
+def test_target_replica_matches_enumeration(name, inner):
+    model, params = ZOO[name]()
+    sampler = ReplicaExchange(model, INNER[inner](model), betas=[1.0, 0.6, 0.3])
+    draws, state = pp.sample(jax.random.key(0), model, params, sampler=sampler, num_chains=64,
+                             num_samples=400, num_warmup=50, return_state=True)
+    tv, S = empirical_tv(model, params, draws)
+    bound = tv_bound(S, 64 * 400)
+    assert tv < bound, f"{name}/{inner}: TV {tv:.4f} ≥ bound {bound:.4f}"
+    assert state.swap_rate.shape == (2,)
+    assert np.all((np.asarray(state.swap_rate) > 0) & (np.asarray(state.swap_rate) <= 1))
+    assert draws[next(iter(model.groups))].shape[:2] == (64, 400)
+
+
+def _ring(n=12, J=4.0):
+    """A ferromagnetic ring at low temperature: two modes (all up, all down) separated by
+    a barrier of 4J = 16 nats (two domain walls)."""
+    model = pp.models.ising(nx.cycle_graph(n), field=None)
+    return model, {"J": jnp.full((n,), J, jnp.float32)}
+
+
+def _mode_visits(model, params, sampler, steps=1000, chains=32):
+    draws = pp.sample(jax.random.key(0), model, params, sampler=sampler, num_chains=chains,
+                      num_samples=steps, num_warmup=0)
+    m = np.asarray(draws["s"], np.float32).mean(-1)  # magnetisation, (chains, draws)
+    both = (m > 0.5).any(axis=1) & (m < -0.5).any(axis=1)
+    return float(both.mean()), float((m > 0).mean())
+
+
+@pytest.mark.slow
+def test_replica_exchange_visits_both_modes_where_gibbs_does_not():
+    model, params = _ring()
+    ladder = np.geomspace(0.05, 1.0, 8)
+    gibbs_both, _ = _mode_visits(model, params, BlockGibbs(model))
+    mh_both, _ = _mode_visits(model, params, Metropolis(model))
+    pt_both, pt_up = _mode_visits(model, params, ReplicaExchange(model, BlockGibbs(model), ladder))
+    ptmh_both, _ = _mode_visits(model, params, ReplicaExchange(model, Metropolis(model), ladder))
+    assert gibbs_both <= 0.1 and mh_both <= 0.1, (gibbs_both, mh_both)
+    assert pt_both >= 0.9 and ptmh_both >= 0.9, (pt_both, ptmh_both)
+    assert 0.3 < pt_up < 0.7  # the two modes are equally likely
+
+
+@pytest.mark.slow
+def test_replica_exchange_as_pcd_negative_phase():
+    model, true = ZOO["ising"]()
+    true = {k: 0.5 * v for k, v in true.items()}
+    states, probs = pp.evaluate.exact_probabilities(model, true)
+    idx = np.random.default_rng(0).choice(len(probs), 1000, p=probs / probs.sum())
+    data = {"s": np.asarray(states["s"])[idx]}
+    sampler = ReplicaExchange(model, Metropolis(model), betas=[0.5, 1.0])
+    learner = pp.PCD(model, sampler=sampler, num_chains=100, optimizer=optax.adam(0.05),
+                     batch_size=100)
+    fit = learner.fit(data, num_epochs=20, key=0, progress=False)
+    assert {"swap_rate", "swap_rate_min", "accept_rate"} <= set(fit.history)
+    assert 0 < fit.history["swap_rate"][-1] <= 1
+    assert fit.chains["s"].shape == (100, 9)
+    assert fit.state.chains.inner.x["s"].shape == (9, 200)  # two replicas per chain
+    ll = pp.evaluate.log_likelihood
+    assert float(ll(model, fit.params, data)) > float(ll(model, learner.init_state(0, data).params,
+                                                         data)) + 0.5
+    # CD-k: chains restart from the minibatch on every rung
+    cd = pp.PCD(model, sampler=ReplicaExchange(model, BlockGibbs(model), [0.5, 1.0]),
+                persistent=False, batch_size=50).fit(data, num_epochs=1, progress=False)
+    assert cd.chains["s"].shape == (50, 9)
+
+
+def test_ladder_scaling_and_single_rung():
+    model, params = ZOO["ising"]()
+    one = ReplicaExchange(model, BlockGibbs(model), betas=[1.0])
+    state = one.run(0, params, one.init(0, params, num_chains=4), 3)
+    assert state.swap_rate.shape == (0,) and one.values(state)["s"].shape == (4, 9)
+    pt = ReplicaExchange(model, Metropolis(model), betas=np.array([0.25, 0.5, 1.0]))
+    state = pt.step(0, params, pt.init(0, params, num_chains=4), beta=np.full(4, 2.0, np.float32))
+    assert state.inner.accept_rate.shape == (12,)
+
+
+def test_bad_ladders_and_samplers():
+    model, _ = ZOO["ising"]()
+    other, _ = ZOO["potts"]()
+    with pytest.raises(ValueError, match="non-empty"):
+        ReplicaExchange(model, BlockGibbs(model), betas=[])
+    with pytest.raises(ValueError, match="sorted"):
+        ReplicaExchange(model, BlockGibbs(model), betas=[0.5, 1.0, 0.7])
+    with pytest.raises(ValueError, match="sorted"):
+        ReplicaExchange(model, BlockGibbs(model), betas=[0.5, 0.5, 1.0])
+    with pytest.raises(ValueError, match="positive"):
+        ReplicaExchange(model, BlockGibbs(model), betas=[0.0, 0.5, 1.0])
+    with pytest.raises(ValueError, match="positive"):
+        ReplicaExchange(model, BlockGibbs(model), betas=[-0.5, 1.0])
+    with pytest.raises(ValueError, match="β = 1"):
+        ReplicaExchange(model, BlockGibbs(model), betas=[0.2, 0.5])
+    with pytest.raises(ValueError, match="another model"):
+        ReplicaExchange(model, BlockGibbs(other), betas=[0.5, 1.0])
+    with pytest.raises(TypeError, match="pcdppl sampler"):
+        ReplicaExchange(model, "gibbs", betas=[0.5, 1.0])
+    with pytest.raises(ValueError, match="another model"):
+        pp.PCD(model, sampler=ReplicaExchange(other, BlockGibbs(other), [0.5, 1.0]))

@@ -266,8 +266,11 @@ class Pairwise(Factor):
             if self.potts:
                 k = g.num_states
                 hit = nb[:, :, None, :] == jnp.arange(k, dtype=nb.dtype)[None, None, :, None]
-                return jnp.einsum("rd,rdkc->rkc", J, hit.astype(jnp.float32))
-            return g.span * jnp.einsum("rd,rdc->rc", J, _val(nb))
+                # broadcast-multiply-sum, not einsum: a dot with a tiny contraction (the
+                # degree) and a batch axis of r rows runs ~2x slower on CPU than the fused
+                # elementwise loop
+                return jnp.sum(J[:, :, None, None] * hit.astype(jnp.float32), axis=1)
+            return g.span * jnp.sum(J[:, :, None] * _val(nb), axis=1)
         return self._local_segment(bp, xo, g, side, rows)
 
     def _local_segment(self, bp, xo, g, side, rows):

@@ -35,9 +35,10 @@ import optax
 
 from ..graph.data import as_dataset
 from ..graph.model import Model, as_key
-from ..samplers.base import Sampler, random_values
+from ..samplers.base import Sampler
 from ..samplers.gibbs import BlockGibbs
 from .checkpoint import Checkpointer, InterruptGuard, resume_state
+from .randomness import epoch_randomness, random_blocked
 from .soft_data import as_training_data
 
 Array = jax.Array
@@ -61,7 +62,9 @@ class FitResult:
         params: fitted parameters.
         history: per-epoch metrics, ``dict[str, ndarray (num_epochs,)]``: ``epoch``,
             ``time`` (seconds since ``fit`` was called, initialisation and compilation
-            included, validation excluded), ``free_energy_gap``, ``recon_error`` (models with latent groups) or
+            included, validation excluded), ``free_energy_gap``, ``recon_error`` (models
+            with latent groups; reconstruction from the latents' conditional means where
+            they are conditionally independent binary/spin units (PCD), else from a sample) or
             ``pseudo_log_likelihood`` (fully visible models), and ``val_log_likelihood``
             where a validation set was given (NaN on epochs without an evaluation).
         chains: the persistent fantasy particles, ``dict[group, (num_chains, n)]``.
@@ -169,13 +172,14 @@ class ContrastiveLearner:
     def _jit_init(self, key, fixed, num_chains):
         """Parameters (the model's initializers, overridden by ``fixed``), optimiser state and
         random chains: one compiled program."""
-        k_params, k_chains, k_next = jax.random.split(key, 3)
-        params = {**self.model._init_params(k_params), **fixed}
-        keys = jax.random.split(k_chains, len(self.model.groups) + 1)
-        xb = {g.name: random_values(k, g, num_chains)
-              for g, k in zip(self.model.groups.values(), keys[1:], strict=True)}
-        chains = self.sampler._init(keys[0], self.model.blocked_params(params), xb)
-        return LearnerState(params, self.optimizer.init(params), chains, k_next,
+        factors = self.model.factors
+        ks = jax.random.split(key, len(factors) + 3)  # few random call sites: see randomness.py
+        params = {f.name: jnp.asarray(fixed[f.name] if f.name in fixed
+                                      else f.init(k, f.shape, jnp.float32), jnp.float32)
+                  for f, k in zip(factors, ks, strict=False)}
+        xb = random_blocked(ks[-3], self.model.groups.values(), num_chains)
+        chains = self.sampler._init(ks[-2], self.model.blocked_params(params), xb)
+        return LearnerState(params, self.optimizer.init(params), chains, ks[-1],
                             jnp.zeros((), jnp.int32))
 
     def _clamped_sampler(self, visible: tuple) -> Sampler:
@@ -211,8 +215,30 @@ class ContrastiveLearner:
         def free_energy(bp, x, sum_out):
             return model._free_energy_b(bp, x, sum_out) if sum_out else model._energy_b(bp, x)
 
+        # With conditionally independent binary/spin latents whose factors are linear in
+        # their values (bias, dense, Ising pairwise), the monitor of PCD reconstructs the data
+        # from the latents' conditional means: no random numbers, no extra Gibbs fill. (CD-k
+        # needs the sampled fill anyway: its chains start from it.)
+        mean_field = persistent and exact and latent and all(
+            not model.groups[g].is_categorical
+            and all(f.kind in ("bias", "dense") or (f.kind == "pairwise" and not f.potts)
+                    for f in model._touching[g])
+            for g in latent)
+
+        def latent_means(bp, vis):
+            C = next(iter(vis.values())).shape[1]
+            x = dict(vis)
+            for g in latent:
+                x[g] = jnp.full((model.groups[g].size, C), 0, jnp.float32)
+            out = dict(vis)
+            for g in latent:
+                loc = model._local_b(bp, x, g, slice(None))
+                grp = model.groups[g]
+                out[g] = jax.nn.sigmoid(loc) if grp.kind == "binary" else jnp.tanh(loc / 2)
+            return out
+
         def monitor(bp, vis, pos_x):
-            if latent:  # reconstruction of binary/spin visible units from sampled latents
+            if latent:  # reconstruction of binary/spin visible units from the latents
                 errs = []
                 for g in visible:
                     grp = model.groups[g]
@@ -244,7 +270,10 @@ class ContrastiveLearner:
                 bp = model.blocked_params(params)
                 if exact:
                     pos_x, pos_sum = vis, latent
-                    filled = fill_latents(k_pos, bp, vis, 1) if latent else vis
+                    if mean_field:
+                        filled = latent_means(bp, vis)
+                    else:
+                        filled = fill_latents(k_pos, bp, vis, 1) if latent else vis
                 else:
                     pos_x, pos_sum = fill_latents(k_pos, bp, vis, k_pos_sweeps), ()
                     filled = pos_x
@@ -267,12 +296,9 @@ class ContrastiveLearner:
                 metrics = {"free_energy_gap": gap, **monitor(bp, vis, filled), **sampler._stats(chains)}
                 return (params, opt_state, chains), metrics
 
-            key, k_perm, k_scan = jax.random.split(state.key, 3)
-            # argsort of uniforms: one random draw (jax.random.permutation sorts in several rounds)
-            order = jnp.argsort(jax.random.uniform(k_perm, (N,)))[: nb * B].reshape(nb, B)
+            key, order, step_keys = epoch_randomness(state.key, N, nb, B, 3)
             (params, opt_state, chains), metrics = jax.lax.scan(
-                batch_step, (state.params, state.opt_state, state.chains),
-                (order, jax.random.split(k_scan, (nb, 3))))
+                batch_step, (state.params, state.opt_state, state.chains), (order, step_keys))
             finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(p))
                                         for p in jax.tree.leaves(params)]))
             new = LearnerState(params, opt_state, chains, key, state.epoch + 1)

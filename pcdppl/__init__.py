@@ -1,6 +1,7 @@
 """pcdppl: undirected discrete models (Ising, Potts, RBMs, factor graphs) in JAX."""
 
 from . import data, diagnostics, evaluate, models, samplers
+from . import integrations  # noqa: F401  (pp.integrations.numpyro)
 from .graph import FactorGraph, Model, VariableGroup
 from .learn import PCD, FitResult, LearnerState
 from .samplers import sample

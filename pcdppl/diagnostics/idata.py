@@ -44,7 +44,7 @@ def _posterior_arrays(idata) -> dict[str, np.ndarray]:
         return {k: np.asarray(v, dtype=np.float64) for k, v in idata.items()}
     try:
         ds = idata["posterior"]
-    except (KeyError, TypeError) as err:
+    except (KeyError, TypeError, IndexError, ValueError) as err:
         raise TypeError("expected an ArviZ DataTree with a 'posterior' group (e.g. from "
                         "fit.diagnostics() or pp.diagnostics.mixing(...).idata)") from err
     out = {}

@@ -136,6 +136,7 @@ def warn_mixing(recording: Recording, *, min_draws: int = 20, stacklevel: int = 
         return []
     kw.setdefault("split", False)
     problems = mixing_problems(recording.posterior, **kw)
+    problems.sort(key=lambda p: ("frozen" not in p, "R-hat" not in p))  # the clearest first
     if problems:
         shown = "; ".join(problems[:8]) + (f"; and {len(problems) - 8} more" if len(problems) > 8
                                            else "")

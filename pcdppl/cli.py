@@ -2,7 +2,8 @@
 
 ``pcdppl demo`` trains an RBM on scikit-learn's digits with PCD, prints the exact test
 log-likelihood and the time taken, and writes samples, learning curves, chain-mixing
-diagnostics and parameters to an output folder. Exit codes: 0 success, 1 failure while running, 2 bad command-line usage.
+diagnostics and parameters to an output folder. Exit codes: 0 success, 1 failure while
+running, 2 bad command-line usage.
 """
 
 from __future__ import annotations

@@ -27,10 +27,6 @@ def _select(idata, var_names, max_chains):
 
 
 def _backend():
-    try:
-        import matplotlib
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("plots need matplotlib: pip install 'pcdppl[plot]'") from err
     from .plots import _pyplot
 
     _pyplot()  # selects Agg without a display

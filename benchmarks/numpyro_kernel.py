@@ -45,7 +45,7 @@ def run(name, kernel, method, chains, samples, warmup, to_spins, model, params, 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--side", type=int, default=8, help="lattice side L (L*L spins)")
+    ap.add_argument("--side", type=int, default=16, help="lattice side L (L*L spins)")
     ap.add_argument("--coupling", type=float, default=0.3, help="J (critical ≈ 0.4407)")
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--numpyro-samples", type=int, default=1000)

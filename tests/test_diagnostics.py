@@ -195,3 +195,18 @@ def test_learning_curves_unchanged_by_recording():
         mixing_warnings=False)
     for k in a.params:
         np.testing.assert_allclose(a.params[k], b.params[k], rtol=1e-6, atol=1e-7)
+
+
+def test_mixing_plots_are_written(tmp_path):
+    model, params = _ising(0.2)
+    rep = pp.diagnostics.mixing(model, params, 0, num_chains=4, num_samples=60, num_warmup=0,
+                                data=np.ones((4, 64), np.int8))
+    paths = pp.diagnostics.plot_mixing(rep.idata, str(tmp_path), prefix="m_",
+                                       var_names=["energy", "mean_s"])
+    assert [p.rsplit("/", 1)[1] for p in paths] == ["m_trace.png", "m_rank.png",
+                                                    "m_autocorr.png", "m_ess_evolution.png"]
+    for p in paths:
+        with open(p, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    pc = pp.diagnostics.plot_trace(rep.idata, var_names=["energy"])
+    assert hasattr(pc, "savefig")

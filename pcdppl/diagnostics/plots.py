@@ -68,8 +68,7 @@ def plot_samples(samples, shape: tuple[int, int] | None = None, *, path=None, nc
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(max(3.0, ncols * (c + 1) * 0.07 + 0.4),
                                     max(2.0, nrows * (r + 1) * 0.07 + 0.6)))
-    cmap = plt.get_cmap("gray_r").copy()
-    cmap.set_bad("#d0d7de")
+    cmap = plt.get_cmap("gray_r").with_extremes(bad="#d0d7de")
     ax.imshow(canvas, cmap=cmap, interpolation="nearest")
     ax.set_axis_off()
     if title:

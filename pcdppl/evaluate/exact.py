@@ -127,8 +127,16 @@ def log_partition(model: Model, params, *, max_states: int = DEFAULT_MAX_STATES)
 
 
 def log_likelihood(model: Model, params, data, *, log_z=None, per_example: bool = False,
-                   max_states: int = DEFAULT_MAX_STATES, batch_size: int = 4096):
-    """Exact log-likelihood ``log p(v) = log Σ_h exp(-E(v, h)) - log Z`` of data.
+                   max_states: int = DEFAULT_MAX_STATES, batch_size: int = 4096,
+                   method: str = "auto", key=0, ais_options: dict | None = None,
+                   return_info: bool = False):
+    """Log-likelihood ``log p(v) = log Σ_h exp(-E(v, h)) - log Z`` of data.
+
+    ``log Z`` is exact (enumeration) where at most ``max_states`` states must be enumerated.
+    Where it is not, and the model is an RBM, ``method="auto"`` estimates it by annealed
+    importance sampling (:func:`pcdppl.evaluate.ais`, base-rate model fitted to ``data``) and
+    says so with an :class:`~pcdppl.evaluate.ais.AISEstimateWarning`; ``method="exact"``
+    raises :class:`IntractableError` instead and ``method="ais"`` always uses AIS.
 
     Args:
         model, params: the model.
@@ -139,19 +147,28 @@ def log_likelihood(model: Model, params, data, *, log_z=None, per_example: bool 
         per_example: return the ``(N,)`` array instead of its mean.
         max_states: enumeration limit.
         batch_size: examples per compiled call.
+        method: ``"auto"``, ``"exact"`` or ``"ais"`` (how ``log Z`` is obtained).
+        key, ais_options: PRNG key and keyword arguments of :func:`~pcdppl.evaluate.ais`.
+        return_info: also return a dict ``{"method", "log_z", "log_z_stderr"}``.
 
     Returns:
-        the mean log-likelihood per example in nats (or per-example values).
+        the mean log-likelihood per example in nats (or per-example values), and the info
+        dict when ``return_info``.
     """
     model.check_params(params)
     ds = as_dataset(model.groups, data)
+    if log_z is None:
+        from .ais import log_partition_auto
+
+        log_z, info = log_partition_auto(model, params, ds, method, max_states, key,
+                                         ais_options)
+    else:
+        info = {"method": "given", "log_z": float(log_z), "log_z_stderr": 0.0}
     latent = [g for g in model.groups if g not in ds]
     if model.conditionally_independent(latent):
         enum, sum_out = [], latent
     else:
         enum, sum_out = analytic_split(model, latent)
-    if log_z is None:
-        log_z = log_partition(model, params, max_states=max_states)
     N = next(iter(ds.values())).shape[0]
     B = min(batch_size, N)
     out = []
@@ -163,7 +180,8 @@ def log_likelihood(model: Model, params, data, *, log_z=None, per_example: bool 
         xb, _ = model.to_blocked(part, required=list(part))
         out.append(_lse(model, params, xb, enum, sum_out, B, max_states, "log_likelihood")[:n])
     ll = jnp.concatenate(out) - log_z
-    return ll if per_example else jnp.mean(ll)
+    ll = ll if per_example else jnp.mean(ll)
+    return (ll, info) if return_info else ll
 
 
 def enumerate_states(model: Model, groups=None, *, max_states: int = 1 << 22) -> dict:

@@ -16,6 +16,7 @@ import networkx as nx
 import numpy as np
 
 NETWORKX_LIMIT = 100_000
+DSATUR_LIMIT = 20_000
 STRATEGIES = ("largest_first", "DSATUR", "smallest_last", "random_sequential",
               "connected_sequential_bfs", "independent_set")
 
@@ -40,7 +41,8 @@ def color_units(n: int, edges: np.ndarray, strategy: str = "auto",
     Args:
         n: number of units.
         edges: (m, 2) int array of unit pairs (self-pairs are not allowed).
-        strategy: ``"auto"`` (bipartite check, then ``"largest_first"``) or any
+        strategy: ``"auto"`` (bipartite check, then the better of ``"largest_first"`` and,
+            up to :data:`DSATUR_LIMIT` units, ``"DSATUR"``) or any
             ``networkx.greedy_color`` strategy name.
         seed: seed of the random priorities of the vectorised colouring.
 
@@ -60,12 +62,23 @@ def color_units(n: int, edges: np.ndarray, strategy: str = "auto",
         if strategy == "auto" and nx.is_bipartite(G):
             side = nx.bipartite.color(G)
             return np.array([side[i] for i in range(n)], dtype=np.int64)
-        col = nx.greedy_color(G, strategy="largest_first" if strategy == "auto" else strategy)
-        return _compact(np.array([col[i] for i in range(n)], dtype=np.int64))
+        if strategy != "auto":
+            return _greedy(G, n, strategy)
+        colors = _greedy(G, n, "largest_first")
+        if n <= DSATUR_LIMIT:  # DSATUR often needs fewer colours (fewer Gibbs blocks)
+            dsatur = _greedy(G, n, "DSATUR")
+            if dsatur.max() < colors.max():
+                colors = dsatur
+        return colors
     colors = _bipartite_colors(n, edges)
     if colors is None:
         colors = _jones_plassmann(n, edges, seed)
     return colors
+
+
+def _greedy(G: nx.Graph, n: int, strategy: str) -> np.ndarray:
+    col = nx.greedy_color(G, strategy=strategy)
+    return _compact(np.array([col[i] for i in range(n)], dtype=np.int64))
 
 
 def _compact(colors: np.ndarray) -> np.ndarray:

@@ -15,9 +15,8 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
-from types import MappingProxyType
-
 from functools import partial
+from types import MappingProxyType
 
 import jax
 import jax.numpy as jnp
@@ -65,6 +64,7 @@ class Model:
                  coloring="auto", meta: Mapping):
         self.groups: Mapping[str, VariableGroup] = MappingProxyType(dict(groups))
         self.layouts = MappingProxyType(self._color(groups, specs, coloring))
+        self.specs: tuple[FactorSpec, ...] = tuple(specs)  # the declarations, user order
         self.factors: tuple[Factor, ...] = tuple(self._build(s) for s in specs)
         self.param_shapes = MappingProxyType({f.name: tuple(f.shape) for f in self.factors})
         self.meta = MappingProxyType(dict(meta))

@@ -62,6 +62,20 @@ def check_unit_values(group: VariableGroup, x, where: str):
     return x.astype(np.int8) if isinstance(x, np.ndarray) else x.astype("int8")
 
 
+def _check_names(given, known: Mapping, required: list, noun: str, what: str) -> None:
+    """``given`` must be a mapping whose keys are known names including every required one."""
+    if not isinstance(given, Mapping):
+        raise TypeError(f"{what} must be a dict mapping {noun} names to arrays, got "
+                        f"{type(given).__name__}")
+    unknown = [k for k in given if k not in known]
+    if unknown:
+        raise KeyError(f"unknown {noun} {unknown[0]!r} in {what}; the model's {noun}s are "
+                       f"{list(known)}")
+    missing = [k for k in required if k not in given]
+    if missing:
+        raise KeyError(f"{what} is missing {noun} {missing[0]!r} (needs {required})")
+
+
 def check_state(groups: Mapping[str, VariableGroup], state, *, required=None,
                 what: str = "state") -> dict:
     """Validate a dict of per-group value arrays of shape ``(..., n_g)``.
@@ -75,17 +89,8 @@ def check_state(groups: Mapping[str, VariableGroup], state, *, required=None,
     Returns:
         dict with the same keys, arrays cast to int8, and the common batch shape.
     """
-    if not isinstance(state, Mapping):
-        raise TypeError(f"{what} must be a dict mapping group names to arrays, got "
-                        f"{type(state).__name__}")
-    unknown = [k for k in state if k not in groups]
-    if unknown:
-        raise KeyError(f"unknown group {unknown[0]!r} in {what}; the model's groups are "
-                       f"{list(groups)}")
     required = list(groups) if required is None else list(required)
-    missing = [g for g in required if g not in state]
-    if missing:
-        raise KeyError(f"{what} is missing group {missing[0]!r} (needs {required})")
+    _check_names(state, groups, required, "group", what)
     out, batch = {}, None
     for name, x in state.items():
         g = groups[name]
@@ -106,16 +111,7 @@ def check_state(groups: Mapping[str, VariableGroup], state, *, required=None,
 def check_params(shapes: Mapping[str, tuple], params, *, check_finite: bool = True) -> None:
     """Check names and shapes of a params dict and, where ``check_finite`` and the arrays
     are concrete, that they hold no NaN or infinity (this reads them back to the host)."""
-    if not isinstance(params, Mapping):
-        raise TypeError(f"params must be a dict mapping parameter names to arrays, got "
-                        f"{type(params).__name__}")
-    unknown = [k for k in params if k not in shapes]
-    if unknown:
-        raise KeyError(f"unknown parameter {unknown[0]!r}; the model's parameters are "
-                       f"{list(shapes)}")
-    missing = [k for k in shapes if k not in params]
-    if missing:
-        raise KeyError(f"params is missing parameter {missing[0]!r} (model has {list(shapes)})")
+    _check_names(params, shapes, list(shapes), "parameter", "params")
     for name, shape in shapes.items():
         p = params[name]
         pshape = tuple(np.shape(p))

@@ -21,10 +21,11 @@ transitions and optax update — is one compiled program; the host is touched on
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
-from functools import partial
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -37,6 +38,8 @@ from ..graph.data import as_dataset
 from ..graph.model import Model, as_key
 from ..samplers.base import Sampler, random_values
 from ..samplers.gibbs import BlockGibbs, GibbsState
+from .checkpoint import Checkpointer, InterruptGuard, resume_state
+from .soft_data import as_training_data
 
 Array = jax.Array
 
@@ -164,7 +167,7 @@ class ContrastiveLearner:
     # ------------------------------------------------------------------ state
     def init_state(self, key, data, init_params=None) -> LearnerState:
         """Fresh learner state: parameters, optimiser state, chains and key."""
-        ds = as_dataset(self.model.groups, data)
+        ds = as_training_data(self.model.groups, data)
         if init_params is None:
             fixed = data_bias_values(self.model, ds) if self.data_init else {}
         else:
@@ -289,13 +292,16 @@ class ContrastiveLearner:
             finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(p))
                                         for p in jax.tree.leaves(params)]))
             new = LearnerState(params, opt_state, chains, key, state.epoch + 1)
+            # a diverged epoch returns the state it started from (the input is donated)
+            new = jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, state)
             return new, {m: jnp.mean(v) for m, v in metrics.items()}, finite, records
 
         return epoch
 
     # ------------------------------------------------------------------ fit
     def fit(self, data, num_epochs: int, key=0, *, validation=None, eval_every: int | None = None,
-            progress: bool = True, init_params=None, resume=None, record_every: int | None = None,
+            progress: bool = True, init_params=None, resume=None, checkpoint_dir=None,
+            checkpoint_every: int | None = None, record_every: int | None = None,
             track_units=3, mixing_warnings: bool = True) -> FitResult:
         """Fit the model to ``data``.
 
@@ -308,7 +314,14 @@ class ContrastiveLearner:
                 ``eval_every`` epochs (default: about 10 evaluations) and after the last.
             progress: show a progress bar with the current metrics.
             init_params: starting parameters (default: the model's initialisation).
-            resume: a :class:`FitResult` or :class:`LearnerState` to continue from.
+            resume: a :class:`FitResult` or :class:`LearnerState` to continue from for
+                ``num_epochs`` more epochs, or a checkpoint file or folder
+                (:mod:`pcdppl.learn.checkpoint`) to continue until epoch ``num_epochs`` in
+                total, as the interrupted run would have.
+            checkpoint_dir: folder for checkpoints of the whole learner state, written every
+                ``checkpoint_every`` epochs and after the last. While checkpointing, Ctrl-C
+                finishes the running epoch, saves it and raises
+                :class:`~pcdppl.learn.checkpoint.TrainingInterrupted` (a ``KeyboardInterrupt``).
             record_every: minibatch steps between recordings of the chain statistics
                 (:meth:`FitResult.diagnostics`), counted within each epoch; default about
                 10 per epoch; 0 records nothing. Recording happens inside the compiled epoch.
@@ -323,7 +336,7 @@ class ContrastiveLearner:
         """
         if not isinstance(num_epochs, (int, np.integer)) or num_epochs < 1:
             raise ValueError(f"num_epochs must be a positive int, got {num_epochs!r}")
-        ds = as_dataset(self.model.groups, data)
+        ds = as_training_data(self.model.groups, data)
         visible = tuple(g for g in self.model.groups if g in ds)
         N = next(iter(ds.values())).shape[0]
         if N < self.batch_size:
@@ -335,13 +348,20 @@ class ContrastiveLearner:
                 raise ValueError(f"validation has groups {sorted(val)}; data has {list(visible)}")
             eval_every = eval_every or max(1, num_epochs // 10)
         t_start = time.perf_counter()
-        if resume is not None:
+        history: dict[str, list] = {"epoch": [], "time": []}
+        if isinstance(resume, (str, os.PathLike)):
+            state, history = resume_state(self, resume, ds)
+            num_epochs -= int(state.epoch)
+            if num_epochs < 1:
+                raise ValueError(f"the checkpoint is at epoch {int(state.epoch)}: nothing left "
+                                 f"to do for num_epochs={num_epochs + int(state.epoch)}")
+        elif resume is not None:
             state = resume.state if isinstance(resume, FitResult) else resume
             if not isinstance(state, LearnerState):
                 raise TypeError("resume must be a FitResult or a LearnerState")
             self.model.check_params(state.params)
         else:
-            state = self.init_state(key, ds, init_params)
+            state = self.init_state(key, data, init_params)
         data_b = {}
         for g in visible:
             lay = self.model.layouts[g]
@@ -354,10 +374,11 @@ class ContrastiveLearner:
              "minibatches_per_epoch": N // self.batch_size,
              "recorded_steps_per_epoch": len(plan[0])},
             getattr(resume, "recording", None))
-        history: dict[str, list] = {"epoch": [], "time": []}
+        ckpt = None if checkpoint_dir is None else Checkpointer(checkpoint_dir, checkpoint_every)
+        guard = InterruptGuard(enabled=ckpt is not None).__enter__()
         bar = _progress(num_epochs, type(self).__name__, progress)
         t_train = time.perf_counter() - t_start  # initialisation counts as training time
-        last_good = state.params
+        t_train += history["time"][-1] if history["time"] else 0.0
         evaluate = _Evaluator(self.model, val)
         try:
             for _ in range(num_epochs):
@@ -370,10 +391,9 @@ class ContrastiveLearner:
                 epoch = int(state.epoch)
                 if not bool(finite):
                     raise FloatingPointError(
-                        f"parameters became NaN or infinite in epoch {epoch}; lower the "
+                        f"parameters became NaN or infinite in epoch {epoch + 1}; lower the "
                         f"learning rate. The last finite parameters are in this error's "
-                        f"`last_params` attribute.")
-                last_good = state.params
+                        f"`last_params` attribute (the learner state in `state`).")
                 history["epoch"].append(epoch)
                 history["time"].append(t_train)
                 for m, v in metrics.items():
@@ -384,11 +404,14 @@ class ContrastiveLearner:
                         ll = evaluate(state.params)
                     history.setdefault("val_log_likelihood", []).append(ll)
                 bar.update({m: v[-1] for m, v in history.items() if m not in ("epoch", "time")})
+                if ckpt is not None:
+                    ckpt.after_epoch(state, history, final=_ == num_epochs - 1, guard=guard)
         except FloatingPointError as err:
-            err.last_params = last_good
+            err.last_params, err.state = state.params, state
             raise
         finally:
             bar.close()
+            guard.__exit__()
         if recording is not None:
             recording.finish()
             if mixing_warnings:
@@ -411,7 +434,7 @@ class _Evaluator:
         if not self.enabled:
             return np.nan
         try:
-            return float(log_likelihood(self.model, params, self.val))
+            return float(log_likelihood(self.model, params, self.val, method="exact"))
         except IntractableError as err:
             warnings.warn(f"validation log-likelihood skipped: {err}", stacklevel=3)
             self.enabled = False

@@ -8,6 +8,15 @@ from ..graph import FactorGraph, Model
 from .lattice import graph_edges
 
 
+def _lattice_args(graph, num_nodes, periodic, coupling, field):
+    """Shared argument handling of :func:`ising` and :func:`potts`."""
+    if coupling not in ("edge", "tied"):
+        raise ValueError(f"coupling must be 'edge' or 'tied', got {coupling!r}")
+    if field not in ("node", "tied", None):
+        raise ValueError(f"field must be 'node', 'tied' or None, got {field!r}")
+    return graph_edges(graph, num_nodes, periodic)
+
+
 def ising(graph, *, num_nodes: int | None = None, periodic: bool = True,
           coupling: str = "edge", field: str | None = "node", coupling_init=None,
           field_init=None) -> Model:
@@ -26,11 +35,7 @@ def ising(graph, *, num_nodes: int | None = None, periodic: bool = True,
     Returns:
         a model with group ``"s"`` and parameters ``"J"`` (and ``"h"``).
     """
-    n, edges, meta = graph_edges(graph, num_nodes, periodic)
-    if coupling not in ("edge", "tied"):
-        raise ValueError(f"coupling must be 'edge' or 'tied', got {coupling!r}")
-    if field not in ("node", "tied", None):
-        raise ValueError(f"field must be 'node', 'tied' or None, got {field!r}")
+    n, edges, meta = _lattice_args(graph, num_nodes, periodic, coupling, field)
     fg = FactorGraph()
     s = fg.spin("s", meta.get("lattice_shape", n))
     fg.pairwise(s, s, edges, name="J", tied=coupling == "tied", init=coupling_init)
@@ -47,11 +52,7 @@ def potts(graph, k: int, *, num_nodes: int | None = None, periodic: bool = True,
     Arguments as in :func:`ising`; ``h`` has shape ``(n, k)`` (one per node and state).
     Returns a model with group ``"s"`` and parameters ``"J"`` (and ``"h"``).
     """
-    n, edges, meta = graph_edges(graph, num_nodes, periodic)
-    if coupling not in ("edge", "tied"):
-        raise ValueError(f"coupling must be 'edge' or 'tied', got {coupling!r}")
-    if field not in ("node", "tied", None):
-        raise ValueError(f"field must be 'node', 'tied' or None, got {field!r}")
+    n, edges, meta = _lattice_args(graph, num_nodes, periodic, coupling, field)
     fg = FactorGraph()
     s = fg.categorical("s", meta.get("lattice_shape", n), k)
     fg.pairwise(s, s, edges, name="J", tied=coupling == "tied", init=coupling_init)

@@ -1,0 +1,264 @@
+"""Checkpoints of the complete learner state, written atomically.
+
+A checkpoint holds everything :meth:`ContrastiveLearner.fit` needs to continue exactly where
+it stopped — parameters, optimiser state, persistent chains, RNG key and epoch (the
+:class:`~pcdppl.learn.LearnerState` pytree) — plus the history so far. Resuming gives the
+same parameters, bit for bit on the CPU, as a run that was never interrupted: an epoch is a
+pure function of the state.
+
+File format: a NumPy ``.npz`` archive (no pickles) named ``ckpt-EPOCH.npz`` with arrays
+``leaf_0 … leaf_{L-1}`` (the state's leaves in ``jax.tree`` order; PRNG keys as their raw
+``uint32`` data), ``history/NAME`` and a JSON header ``meta`` that records the format, the
+epoch, each leaf's path, shape and dtype and a SHA-256 checksum of the leaf bytes. It is
+written to a temporary file in the same folder, flushed and ``fsync``-ed, then renamed over
+the final name (``os.replace`` is atomic), so an interrupted save never leaves a partial
+checkpoint behind and never damages the previous one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import signal
+import tempfile
+import threading
+import zipfile
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+FORMAT = "pcdppl-checkpoint/1"
+_NAME = re.compile(r"^ckpt-(\d+)\.npz$")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, truncated, corrupted or belongs to another model."""
+
+
+def _is_key(x) -> bool:
+    return isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _leaves(state):
+    flat, treedef = jax.tree_util.tree_flatten_with_path(state)
+    paths = [jax.tree_util.keystr(p) for p, _ in flat]
+    return paths, [leaf for _, leaf in flat], treedef
+
+
+def _digest(arrays: list[np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(str((a.shape, a.dtype.str)).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def checkpoint_path(directory, epoch: int) -> str:
+    return os.path.join(os.fspath(directory), f"ckpt-{int(epoch):06d}.npz")
+
+
+def save_checkpoint(path, state, *, history: dict | None = None, info: dict | None = None) -> str:
+    """Write ``state`` (a :class:`LearnerState`) and ``history`` to ``path`` atomically.
+
+    Returns the path written.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    paths, leaves, _ = _leaves(state)
+    arrays, kinds = [], []
+    for leaf in leaves:
+        if _is_key(leaf):
+            arrays.append(np.asarray(jax.random.key_data(leaf)))
+            kinds.append(f"key:{jax.random.key_impl(leaf)}")
+        else:
+            arrays.append(np.asarray(leaf))
+            kinds.append("array")
+    meta = {"format": FORMAT, "epoch": int(np.asarray(state.epoch)), "paths": paths,
+            "kinds": kinds, "shapes": [list(a.shape) for a in arrays],
+            "dtypes": [a.dtype.str for a in arrays], "sha256": _digest(arrays),
+            "info": info or {}}
+    payload = {f"leaf_{i}": a for i, a in enumerate(arrays)}
+    for name, values in (history or {}).items():
+        payload[f"history/{name}"] = np.asarray(values, dtype=np.float64)
+    payload["meta"] = np.array(json.dumps(meta))
+    fd, tmp = tempfile.mkstemp(prefix=".ckpt-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename durable (POSIX)
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    return path
+
+
+def latest_checkpoint(directory) -> str | None:
+    """The checkpoint with the highest epoch in ``directory`` (``None`` if there is none)."""
+    directory = os.fspath(directory)
+    if not os.path.isdir(directory):
+        return None
+    found = [(int(m.group(1)), n) for n in os.listdir(directory) if (m := _NAME.match(n))]
+    return os.path.join(directory, max(found)[1]) if found else None
+
+
+def read_checkpoint(path) -> tuple[dict, list[np.ndarray], dict[str, np.ndarray]]:
+    """Read and verify a checkpoint file: ``(meta, leaf arrays, history)``.
+
+    ``path`` may be a checkpoint file or a folder (its latest checkpoint). Raises
+    :class:`CheckpointError` naming the file and the problem for a missing, truncated or
+    corrupted file.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        found = latest_checkpoint(path)
+        if found is None:
+            raise CheckpointError(f"{path}: no checkpoint files (ckpt-*.npz) in this folder")
+        path = found
+    if not os.path.exists(path):
+        raise CheckpointError(f"no such checkpoint: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if "meta" not in f.files:
+                raise CheckpointError(f"{path}: not a pcdppl checkpoint (no 'meta' header)")
+            meta = json.loads(str(f["meta"]))
+            if meta.get("format") != FORMAT:
+                raise CheckpointError(f"{path}: unknown checkpoint format "
+                                      f"{meta.get('format')!r} (expected {FORMAT!r})")
+            arrays = [f[f"leaf_{i}"] for i in range(len(meta["paths"]))]
+            history = {k.split("/", 1)[1]: f[k] for k in f.files if k.startswith("history/")}
+    except CheckpointError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError) as err:
+        raise CheckpointError(f"{path}: truncated or corrupted checkpoint ({type(err).__name__}: "
+                              f"{err})") from None
+    if _digest(arrays) != meta["sha256"]:
+        raise CheckpointError(f"{path}: checksum mismatch — the checkpoint is corrupted")
+    meta["file"] = path
+    return meta, arrays, history
+
+
+def restore_state(template, meta: dict, arrays: list[np.ndarray]):
+    """Rebuild a :class:`LearnerState` from checkpoint arrays, with the structure of
+    ``template`` (a fresh state of the same learner). Raises :class:`CheckpointError` when
+    the checkpoint belongs to a different model or learner configuration."""
+    paths, leaves, treedef = _leaves(template)
+    where = meta.get("file", "checkpoint")
+    if paths != meta["paths"]:
+        raise CheckpointError(f"{where}: the checkpoint's state does not match this learner "
+                              f"and model (state entries {meta['paths'][:4]}... vs "
+                              f"{paths[:4]}...); resume with the same model and learner")
+    out = []
+    for p, leaf, a, kind in zip(paths, leaves, arrays, meta["kinds"], strict=True):
+        if _is_key(leaf):
+            if not kind.startswith("key:"):
+                raise CheckpointError(f"{where}: entry {p} should be a PRNG key")
+            want = np.asarray(jax.random.key_data(leaf))
+            if a.shape != want.shape or a.dtype != want.dtype:
+                raise CheckpointError(f"{where}: PRNG key {p} has shape {a.shape}, expected "
+                                      f"{want.shape}")
+            out.append(jax.random.wrap_key_data(jnp.asarray(a), impl=kind[4:]))
+            continue
+        want_shape, want_dtype = tuple(np.shape(leaf)), np.dtype(leaf.dtype)
+        if a.shape != want_shape or a.dtype != want_dtype:
+            raise CheckpointError(f"{where}: entry {p} has shape {a.shape} and dtype {a.dtype}; "
+                                  f"this learner needs {want_shape} {want_dtype} (a different "
+                                  f"model, number of chains or optimiser?)")
+        out.append(jnp.asarray(a))
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+
+class Checkpointer:
+    """Saves every ``every`` epochs into ``directory``, keeping the newest ``keep`` files."""
+
+    def __init__(self, directory, every: int | None = None, keep: int = 3,
+                 info: dict | None = None):
+        if every is not None and (not isinstance(every, (int, np.integer)) or every < 1):
+            raise ValueError(f"checkpoint_every must be a positive int, got {every!r}")
+        if not isinstance(keep, int) or keep < 1:
+            raise ValueError(f"keep must be a positive int, got {keep!r}")
+        self.directory, self.every, self.keep = os.fspath(directory), every, keep
+        self.info = info or {}
+        self.last: str | None = None
+        os.makedirs(self.directory, exist_ok=True)
+
+    def after_epoch(self, state, history: dict, *, final: bool = False,
+                    guard: InterruptGuard | None = None) -> None:
+        """Save when due (every ``every`` epochs, the last epoch, or after Ctrl-C); after
+        Ctrl-C raise :class:`TrainingInterrupted`."""
+        epoch = int(np.asarray(state.epoch))
+        stop = guard is not None and guard.requested
+        if stop or final or (self.every is not None and epoch % self.every == 0):
+            self.save(state, history)
+        if stop:
+            raise TrainingInterrupted(self.last, epoch)
+
+    def save(self, state, history: dict) -> str:
+        epoch = int(np.asarray(state.epoch))
+        self.last = save_checkpoint(checkpoint_path(self.directory, epoch), state,
+                                    history=history, info=self.info)
+        old = sorted((int(m.group(1)), n) for n in os.listdir(self.directory)
+                     if (m := _NAME.match(n)))
+        for _, n in old[:-self.keep]:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(self.directory, n))
+        return self.last
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a checkpointed fit: raised after the running epoch finished and its
+    state was saved. ``checkpoint`` is the file written."""
+
+    def __init__(self, checkpoint: str | None, epoch: int):
+        super().__init__(f"training interrupted after epoch {epoch}; state saved to "
+                         f"{checkpoint}")
+        self.checkpoint, self.epoch = checkpoint, epoch
+
+
+class InterruptGuard:
+    """Turns the first SIGINT (Ctrl-C) into a flag checked between epochs; a second one
+    interrupts at once. Inactive outside the main thread."""
+
+    def __init__(self, enabled: bool = True):
+        self.requested, self.enabled = False, enabled
+        self._old = None
+
+    def __enter__(self):
+        if self.enabled and threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:  # second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+            self._old = None
+        return False
+
+
+def resume_state(learner, source, data) -> tuple:
+    """``(state, history)`` from a checkpoint path for ``learner`` on ``data``."""
+    from .soft_data import SoftData
+
+    meta, arrays, history = read_checkpoint(source)
+    if any(np.asarray(a).dtype.kind == "f" for a in data.values()):
+        data = SoftData(data)
+    template = learner.init_state(0, data)
+    return restore_state(template, meta, arrays), {k: list(v) for k, v in history.items()}

@@ -1,0 +1,116 @@
+"""Checkpoints: resume equals an uninterrupted run bit for bit; bad files give clear errors."""
+
+import os
+import signal
+import threading
+import time
+
+import jax
+import numpy as np
+import optax
+import pytest
+
+import pcdppl as pp
+from pcdppl.learn.checkpoint import CheckpointError, latest_checkpoint, read_checkpoint
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return pp.data.load_digits().train[:400]
+
+
+def _learner(model):
+    # adam: an optimiser with state, so that restoring the optimiser state matters
+    return pp.PCD(model, num_chains=30, k=2, batch_size=25, optimizer=optax.adam(0.01))
+
+
+def _leaves(state):
+    is_key = lambda x: jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)  # noqa: E731
+    return [np.asarray(jax.random.key_data(x)) if is_key(x) else np.asarray(x)
+            for x in jax.tree.leaves(state)]
+
+
+def test_resume_is_bit_exact(tmp_path, digits):
+    model = pp.models.rbm(64, 12)
+    full = _learner(model).fit(digits, num_epochs=6, key=3, progress=False)
+    ck = tmp_path / "ck"
+    part = _learner(model).fit(digits, num_epochs=6, key=3, progress=False,
+                               checkpoint_dir=ck, checkpoint_every=2)
+    assert sorted(os.listdir(ck)) == ["ckpt-000002.npz", "ckpt-000004.npz", "ckpt-000006.npz"]
+    # resume from epoch 2 in a fresh learner (a new process would do the same)
+    resumed = _learner(model).fit(digits, num_epochs=6, progress=False,
+                                  resume=ck / "ckpt-000002.npz")
+    for a, b in zip(_leaves(full.state), _leaves(resumed.state), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(_leaves(full.state), _leaves(part.state), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # the history continues across the interruption
+    np.testing.assert_array_equal(resumed.history["epoch"], np.arange(1, 7))
+    np.testing.assert_array_equal(resumed.history["free_energy_gap"],
+                                  full.history["free_energy_gap"])
+    # a folder resumes from its newest checkpoint; nothing left to do is an error
+    with pytest.raises(ValueError, match="nothing left"):
+        _learner(model).fit(digits, num_epochs=6, progress=False, resume=ck)
+
+
+def test_keeps_newest_and_writes_atomically(tmp_path, digits):
+    model = pp.models.rbm(64, 8)
+    _learner(model).fit(digits, num_epochs=5, key=0, progress=False, checkpoint_dir=tmp_path,
+                        checkpoint_every=1)
+    names = sorted(os.listdir(tmp_path))
+    assert names == ["ckpt-000003.npz", "ckpt-000004.npz", "ckpt-000005.npz"]  # no temp files
+    assert latest_checkpoint(tmp_path).endswith("ckpt-000005.npz")
+    meta, arrays, hist = read_checkpoint(tmp_path)
+    assert meta["epoch"] == 5 and len(hist["epoch"]) == 5
+
+
+def test_corrupted_or_truncated_checkpoint(tmp_path, digits):
+    model = pp.models.rbm(64, 8)
+    learner = _learner(model)
+    learner.fit(digits, num_epochs=1, key=0, progress=False, checkpoint_dir=tmp_path)
+    good = tmp_path / "ckpt-000001.npz"
+    raw = good.read_bytes()
+    trunc = tmp_path / "trunc.npz"
+    trunc.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(CheckpointError, match="trunc.npz.*truncated or corrupted"):
+        learner.fit(digits, num_epochs=3, resume=trunc, progress=False)
+    flipped = bytearray(raw)
+    i = raw.find(b"leaf_0.npy")  # flip a byte inside the first stored array's data
+    flipped[i + 200] ^= 0xFF
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(bytes(flipped))
+    with pytest.raises(CheckpointError, match="bad.npz"):
+        learner.fit(digits, num_epochs=3, resume=bad, progress=False)
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="garbage.npz"):
+        learner.fit(digits, num_epochs=3, resume=garbage, progress=False)
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        learner.fit(digits, num_epochs=3, resume=tmp_path / "missing.npz", progress=False)
+    other = _learner(pp.models.rbm(64, 9))
+    with pytest.raises(CheckpointError, match="needs"):
+        other.fit(digits, num_epochs=3, resume=good, progress=False)
+
+
+def test_ctrl_c_saves_and_resumes(tmp_path, digits):
+    model = pp.models.rbm(64, 12)
+    full = _learner(model).fit(digits, num_epochs=300, key=1, progress=False)
+
+    def interrupt():  # Ctrl-C once the first checkpoint exists
+        for _ in range(6000):
+            if latest_checkpoint(tmp_path):
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.01)
+
+    t = threading.Thread(target=interrupt)
+    t.start()
+    with pytest.raises(pp.learn.TrainingInterrupted) as info:
+        _learner(model).fit(digits, num_epochs=300, key=1, progress=False,
+                            checkpoint_dir=tmp_path, checkpoint_every=1)
+    t.join()
+    assert isinstance(info.value, KeyboardInterrupt) and 1 <= info.value.epoch < 300
+    assert os.path.exists(info.value.checkpoint)
+    resumed = _learner(model).fit(digits, num_epochs=300, progress=False, resume=tmp_path)
+    for a, b in zip(_leaves(full.state), _leaves(resumed.state), strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -1,6 +1,14 @@
 """pcdppl: undirected discrete models (Ising, Potts, RBMs, factor graphs) in JAX."""
 
-from . import bp, data, diagnostics, evaluate, models, samplers
+from . import (
+           bp,
+           data,
+           diagnostics,
+           evaluate,
+           integrations,  # noqa: F401  (pp.integrations.numpyro)
+           models,
+           samplers,
+)
 from .graph import FactorGraph, Model, VariableGroup
 from .learn import DBN, PCD, FitResult, LearnerState, MetropolisHastings, PerturbAndMaxProduct
 from .samplers import sample

@@ -2,8 +2,9 @@
 
 ``pcdppl fit | sample | evaluate | diagnose`` work on run folders (:mod:`pcdppl.cli_run`).
 ``pcdppl demo`` trains an RBM on scikit-learn's digits with PCD, prints the exact test
-log-likelihood and the time taken, and writes samples, learning curves and parameters to an
-output folder. Exit codes: 0 success, 1 failure while running, 2 bad command-line usage.
+log-likelihood and the time taken, and writes samples, learning curves, chain-mixing
+diagnostics and parameters to an output folder. Exit codes: 0 success, 1 failure while
+running, 2 bad command-line usage.
 """
 
 from __future__ import annotations
@@ -51,6 +52,12 @@ def _demo(args) -> int:
     plot_samples(fit.chains["v"], data.shape, path=os.path.join(args.out, "chains.png"),
                  title="persistent chains at the end of training", max_images=64)
     plot_history(fit.history, path=os.path.join(args.out, "history.png"))
+    from pcdppl.diagnostics.arviz_plots import plot_mixing
+
+    idata = fit.diagnostics()  # the persistent chains, recorded during training
+    pp.diagnostics.summary(idata).to_csv(os.path.join(args.out, "mixing_summary.csv"))
+    mixing_pngs = plot_mixing(idata, args.out, prefix="mixing_",
+                              var_names=["energy", "mean_v", "mean_h"])
     np.savez(os.path.join(args.out, "params.npz"),
              **{k: np.asarray(v) for k, v in fit.params.items()})
     _write_history(os.path.join(args.out, "history.csv"), fit.history)
@@ -58,8 +65,9 @@ def _demo(args) -> int:
         json.dump({"test_log_likelihood": test_ll, "train_log_likelihood": train_ll,
                    "seconds": seconds, "epochs": args.epochs, "hidden": args.hidden,
                    "seed": args.seed}, f, indent=2)
-    print(f"wrote samples.png, chains.png, history.png, params.npz, history.csv, result.json "
-          f"to {args.out}/")
+    print(f"wrote samples.png, chains.png, history.png, "
+          f"{', '.join(os.path.basename(p) for p in mixing_pngs)}, mixing_summary.csv, "
+          f"params.npz, history.csv, result.json to {args.out}/")
     return 0
 
 
@@ -79,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
                           description=(
                               "Train an RBM on scikit-learn's digits (binarised at 8, 80/20 "
                               "split) with PCD; print the exact test log-likelihood and the "
-                              "time; write samples, learning curves and parameters."))
+                              "time; write samples, learning curves, chain-mixing diagnostics and "
+                              "parameters."))
     demo.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
     demo.add_argument("--hidden", type=_positive, default=16, help="hidden units (default 16)")
     demo.add_argument("--epochs", type=_positive, default=100, help="epochs (default 100)")

@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ..diagnostics import recording as _rec
 from ..graph.data import as_dataset
 from ..graph.model import Model, as_key
 from ..samplers.base import Sampler
@@ -69,6 +70,8 @@ class FitResult:
             where a validation set was given (NaN on epochs without an evaluation).
         chains: the persistent fantasy particles, ``dict[group, (num_chains, n)]``.
         state: the complete learner state; pass it as ``fit(..., resume=result)``.
+        recording: the chain statistics recorded during the fit (``None`` when
+            ``record_every=0``); see :meth:`diagnostics`.
     """
 
     params: dict
@@ -76,6 +79,16 @@ class FitResult:
     chains: dict
     state: LearnerState
     learner: Any = field(repr=False)
+    recording: Any = field(default=None, repr=False)
+
+    def diagnostics(self):
+        """The fantasy chains recorded during learning as an ArviZ ``xarray.DataTree``:
+        ``posterior`` holds ``energy``, ``mean_<group>`` and ``logodds_<group>`` with
+        dimensions ``(chain, draw, ...)`` (chain = particle, draw = recording step);
+        ``sample_stats`` the sampler's per-chain statistics where it has any."""
+        if self.recording is None:
+            raise ValueError("this fit recorded no chain statistics (record_every=0)")
+        return self.recording.to_datatree()
 
 
 def data_bias_init(model: Model, params: dict, ds: dict[str, np.ndarray]) -> dict:
@@ -187,20 +200,22 @@ class ContrastiveLearner:
         return BlockGibbs(self.model, clamp=visible)
 
     # ------------------------------------------------------------------ one epoch
-    def _epoch_fn(self, visible: tuple, num_examples: int):
-        cache_key = (visible, num_examples)
+    def _epoch_fn(self, visible: tuple, num_examples: int, plan=None):
+        cache_key = (visible, num_examples, plan)
         if cache_key not in self._epoch_cache:
-            self._epoch_cache[cache_key] = jax.jit(self._make_epoch(visible, num_examples),
-                                                   donate_argnums=(0,))
+            self._epoch_cache[cache_key] = jax.jit(
+                self._make_epoch(visible, num_examples, plan), donate_argnums=(0,))
         return self._epoch_cache[cache_key]
 
-    def _make_epoch(self, visible: tuple, N: int):
+    def _make_epoch(self, visible: tuple, N: int, plan=None):
         model, sampler, opt = self.model, self.sampler, self.optimizer
         latent = tuple(g for g in model.groups if g not in visible)
         exact = model.conditionally_independent(latent)
         clamped = self._clamped_sampler(visible)
         B, nb = self.batch_size, N // self.batch_size
         persistent, k, k_pos_sweeps = self.persistent, self.k, self.k_positive
+        recorder, rec_rows = _rec.make_recorder(model, plan)
+        rec_flags = np.isin(np.arange(nb), rec_rows if rec_rows else ())
 
         def fill_latents(key, bp, vis, sweeps):
             """Latents drawn by clamped Gibbs sweeps from the reference state (exact after
@@ -264,7 +279,7 @@ class ContrastiveLearner:
         def epoch(state: LearnerState, data):
             def batch_step(carry, inp):
                 params, opt_state, chains = carry
-                idx, keys = inp
+                idx, keys, rec_flag = inp
                 k_pos, k_neg, k_init = keys
                 vis = {g: data[g][idx].T for g in visible}  # (n, B)
                 bp = model.blocked_params(params)
@@ -294,24 +309,31 @@ class ContrastiveLearner:
                 updates, opt_state = opt.update(grads, opt_state, params)
                 params = optax.apply_updates(params, updates)
                 metrics = {"free_energy_gap": gap, **monitor(bp, vis, filled), **sampler._stats(chains)}
+                if recorder is not None:  # chain statistics, on recorded steps only
+                    metrics["_record"] = _rec.record_step(recorder, rec_flag, bp, chains)
                 return (params, opt_state, chains), metrics
 
             key, order, step_keys = epoch_randomness(state.key, N, nb, B, 3)
             (params, opt_state, chains), metrics = jax.lax.scan(
-                batch_step, (state.params, state.opt_state, state.chains), (order, step_keys))
+                batch_step, (state.params, state.opt_state, state.chains),
+                (order, step_keys, jnp.asarray(rec_flags)))
+            records = metrics.pop("_record", None)
+            if records is not None:
+                records = _rec.gather_records(records, rec_rows)
             finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(p))
                                         for p in jax.tree.leaves(params)]))
             new = LearnerState(params, opt_state, chains, key, state.epoch + 1)
             # a diverged epoch returns the state it started from (the input is donated)
             new = jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, state)
-            return new, {m: jnp.mean(v) for m, v in metrics.items()}, finite
+            return new, {m: jnp.mean(v) for m, v in metrics.items()}, finite, records
 
         return epoch
 
     # ------------------------------------------------------------------ fit
     def fit(self, data, num_epochs: int, key=0, *, validation=None, eval_every: int | None = None,
             progress: bool = True, init_params=None, resume=None, checkpoint_dir=None,
-            checkpoint_every: int | None = None) -> FitResult:
+            checkpoint_every: int | None = None, record_every: int | None = None,
+            track_units=3, mixing_warnings: bool = True) -> FitResult:
         """Fit the model to ``data``.
 
         Args:
@@ -331,6 +353,14 @@ class ContrastiveLearner:
                 ``checkpoint_every`` epochs and after the last. While checkpointing, Ctrl-C
                 finishes the running epoch, saves it and raises
                 :class:`~pcdppl.learn.checkpoint.TrainingInterrupted` (a ``KeyboardInterrupt``).
+            record_every: minibatch steps between recordings of the chain statistics
+                (:meth:`FitResult.diagnostics`), counted within each epoch; default about
+                10 per epoch; 0 records nothing. Recording happens inside the compiled epoch.
+            track_units: log-odds units recorded per group: an int (evenly spaced units) or
+                ``dict[group, unit indices]``.
+            mixing_warnings: at the end of the fit, warn (:class:`MixingWarning`) naming every
+                statistic whose chains look stuck, whose R-hat exceeds 1.1 or whose ESS per
+                chain falls below 1 over the last half of the recording.
 
         Returns:
             a :class:`FitResult`.
@@ -367,7 +397,14 @@ class ContrastiveLearner:
         for g in visible:
             lay = self.model.layouts[g]
             data_b[g] = jnp.asarray(ds[g] if lay.identity else ds[g][:, lay.perm])
-        epoch_fn = self._epoch_fn(visible, N)
+        plan = _rec.record_plan(self.model, N // self.batch_size, record_every, track_units)
+        epoch_fn = self._epoch_fn(visible, N, plan)
+        recording = None if plan is None else _rec.Recording.start(
+            _rec.make_recorder(self.model, plan)[0],
+            {"record_every": record_every or max(1, N // self.batch_size // 10),
+             "minibatches_per_epoch": N // self.batch_size,
+             "recorded_steps_per_epoch": len(plan[0])},
+            getattr(resume, "recording", None))
         ckpt = None if checkpoint_dir is None else Checkpointer(checkpoint_dir, checkpoint_every)
         guard = InterruptGuard(enabled=ckpt is not None).__enter__()
         bar = _progress(num_epochs, type(self).__name__, progress)
@@ -377,7 +414,9 @@ class ContrastiveLearner:
         try:
             for _ in range(num_epochs):
                 t0 = time.perf_counter()
-                state, metrics, finite = epoch_fn(state, data_b)
+                state, metrics, finite, records = epoch_fn(state, data_b)
+                if recording is not None:
+                    recording.append(records)
                 metrics = jax.device_get(metrics)
                 t_train += time.perf_counter() - t0
                 epoch = int(state.epoch)
@@ -404,8 +443,14 @@ class ContrastiveLearner:
         finally:
             bar.close()
             guard.__exit__()
-        return FitResult(params=state.params, history={m: np.asarray(v) for m, v in history.items()},
-                         chains=self.sampler.values(state.chains), state=state, learner=self)
+        if recording is not None:
+            recording.finish()
+            if mixing_warnings:
+                _rec.warn_mixing(recording)
+        return FitResult(params=state.params,
+                         history={m: np.asarray(v) for m, v in history.items()},
+                         chains=self.sampler.values(state.chains), state=state, learner=self,
+                         recording=recording)
 
 
 class _Evaluator:

@@ -1,0 +1,147 @@
+"""Recording the fantasy chains while a learner runs, without leaving compiled code.
+
+The learner's epoch is one ``lax.scan`` over minibatches. :func:`record_plan` fixes, at
+trace time, which minibatch steps of an epoch are recorded; :func:`record_step` evaluates
+the tracked statistics under ``lax.cond`` (nothing is computed on other steps) and the epoch
+gathers the recorded rows, so each epoch returns ``(num_records, C, ...)`` device arrays.
+:class:`Recording` keeps those arrays on the device and converts them once, at the end of
+``fit``, to an ArviZ DataTree (chain = particle, draw = recording).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .statistics import ChainRecorder, resolve_units
+
+
+def record_plan(model, num_batches: int, record_every, track_units=3):
+    """Static recording plan of one epoch: ``None`` (no recording) or a hashable
+    ``(rows, units)`` with the recorded minibatch indices and the log-odds units.
+
+    ``record_every``: minibatch steps between recordings, counted from the start of each
+    epoch; ``None`` records about 10 times per epoch; ``0`` or ``False`` disables
+    recording. A value above the number of minibatches records the last one of each epoch.
+    """
+    if record_every is None:
+        record_every = max(1, num_batches // 10)
+    if record_every is False or record_every == 0:
+        return None
+    if not isinstance(record_every, (int, np.integer)) or record_every < 0:
+        raise ValueError(f"record_every must be a non-negative int (minibatch steps) or None, "
+                         f"got {record_every!r}")
+    r = int(record_every)
+    rows = tuple(range(r - 1, num_batches, r)) if r <= num_batches else (num_batches - 1,)
+    units = resolve_units(model, track_units)
+    return rows, tuple((g, tuple(int(i) for i in idx)) for g, idx in units.items())
+
+
+def make_recorder(model, plan):
+    """The :class:`ChainRecorder` and per-minibatch flags of a plan (``None`` if none)."""
+    if plan is None:
+        return None, None
+    rows, units = plan
+    return ChainRecorder(model, {g: np.asarray(i, np.int64) for g, i in units}), rows
+
+
+def record_step(recorder, flag, bp, state):
+    """Tracked statistics of ``state`` when ``flag`` is true, zeros otherwise (one
+    ``lax.cond``: nothing is evaluated on steps that are not recorded)."""
+    shapes = jax.eval_shape(recorder, bp, state)
+    return jax.lax.cond(flag, lambda: recorder(bp, state),
+                        lambda: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes))
+
+
+def gather_records(records, rows):
+    """Keep the recorded minibatch steps of an epoch's scan output."""
+    idx = np.asarray(rows, np.int32)
+    return jax.tree.map(lambda r: r[idx], records)
+
+
+@dataclass
+class Recording:
+    """Chain statistics recorded during a fit (kept on the device until :meth:`finish`).
+
+    Attributes:
+        posterior, sample_stats: ``dict[name, ndarray (chain, draw, ...)]`` once finished.
+        dims, coords: ArviZ dimension names and coordinates of the non-scalar statistics.
+        attrs: ``record_every`` and minibatches per epoch.
+    """
+
+    dims: dict
+    coords: dict
+    attrs: dict
+    posterior: dict = field(default_factory=dict)
+    sample_stats: dict = field(default_factory=dict)
+    _pending: list = field(default_factory=list, repr=False)
+
+    @classmethod
+    def start(cls, recorder: ChainRecorder, attrs: dict, previous: Recording | None = None):
+        dims, coords = recorder.dims()
+        rec = cls(dims=dims, coords=coords, attrs=dict(attrs))
+        if previous is not None and previous.dims == dims and previous.posterior:
+            rec.posterior = dict(previous.posterior)  # copies: the earlier fit keeps its own
+            rec.sample_stats = dict(previous.sample_stats)
+        return rec
+
+    def append(self, epoch_records) -> None:
+        """Add one epoch's ``(posterior, sample_stats)`` device arrays ``(R, C, ...)``."""
+        self._pending.append(epoch_records)
+
+    def finish(self) -> Recording:
+        """Move the pending records to the host: one transfer for the whole fit."""
+        if self._pending:
+            epochs = jax.device_get(self._pending)  # one transfer, concatenated on the host
+            self._pending = []
+            for part, target in enumerate((self.posterior, self.sample_stats)):
+                for k in epochs[0][part]:
+                    v = np.concatenate([np.asarray(e[part][k]) for e in epochs])
+                    v = np.swapaxes(v, 0, 1)  # (C, R, ...)
+                    old = target.get(k)
+                    target[k] = v if old is None or old.shape[0] != v.shape[0] else \
+                        np.concatenate([old, v], axis=1)
+        return self
+
+    @property
+    def num_draws(self) -> int:
+        return next(iter(self.posterior.values())).shape[1] if self.posterior else 0
+
+    def to_datatree(self):
+        """The recording as an ArviZ ``xarray.DataTree``."""
+        from .idata import to_datatree
+
+        self.finish()
+        if not self.posterior:
+            raise ValueError("nothing was recorded; fit with record_every > 0")
+        return to_datatree(self.posterior, self.sample_stats, dims=self.dims,
+                           coords=self.coords, attrs=self.attrs)
+
+
+def warn_mixing(recording: Recording, *, min_draws: int = 20, stacklevel: int = 3, **kw) -> list:
+    """Warn (:class:`~pcdppl.diagnostics.MixingWarning`) about every recorded statistic whose
+    chains did not mix over the last half of the recording; returns the messages.
+
+    R-hat is computed without splitting chains here: the parameters move during learning and
+    every chain drifts with them, which is not a mixing failure.
+    """
+    import warnings
+
+    from .idata import MixingWarning, mixing_problems
+
+    if recording.num_draws < min_draws:
+        return []
+    kw.setdefault("split", False)
+    problems = mixing_problems(recording.posterior, **kw)
+    problems.sort(key=lambda p: ("frozen" not in p, "R-hat" not in p))  # the clearest first
+    if problems:
+        shown = "; ".join(problems[:8]) + (f"; and {len(problems) - 8} more" if len(problems) > 8
+                                           else "")
+        warnings.warn(f"the fantasy chains did not mix: {shown}. The gradient's negative phase "
+                      f"is biased; use more sampler steps per update (k), more chains, a "
+                      f"smaller learning rate, or a better-mixing sampler. See "
+                      f"fit.diagnostics().", MixingWarning, stacklevel=stacklevel)
+    return problems

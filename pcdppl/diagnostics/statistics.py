@@ -1,0 +1,132 @@
+"""Continuous functionals of chain states, tracked to judge mixing (jit-able, blocked layout).
+
+Binary units make poor mixing statistics (a stuck unit has ESS = N and R-hat NaN in ArviZ),
+so pcdppl tracks continuous functionals of each chain ``c``:
+
+* ``energy``: ``E(x_c)``;
+* ``mean_<group>``: the mean activation ``(1/n) Σ_i x_{c,i}`` of a binary group, the
+  magnetisation of a spin group, or the fraction of units in each state of a categorical
+  group (a vector over ``<group>_state``);
+* ``logodds_<group>``: the log-odds of a few chosen units given the rest of the chain,
+  ``Δ_i = -E(x_i = on) + E(x_i = off)`` (for categorical units the log-odds of state 0).
+
+:class:`ChainRecorder` evaluates them inside compiled code (the learner's epoch scan, the
+:func:`~pcdppl.diagnostics.mixing` run), together with the sampler's own per-chain
+statistics: every float field of shape ``(C,)`` of the sampler state other than ``x``
+(e.g. ``accept_rate`` of a Metropolis state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..graph.model import Model
+
+Array = jax.Array
+
+
+def default_units(model: Model, per_group: int = 3) -> dict[str, np.ndarray]:
+    """Evenly spaced units of every group (user order): ``dict[group, int array]``."""
+    if not isinstance(per_group, (int, np.integer)) or per_group < 0:
+        raise ValueError(f"track_units must be a non-negative int or a dict of unit indices, "
+                         f"got {per_group!r}")
+    out = {}
+    for g, grp in model.groups.items():
+        k = min(int(per_group), grp.size)
+        out[g] = np.unique(np.linspace(0, grp.size - 1, k).round().astype(np.int64)) if k else \
+            np.zeros((0,), np.int64)
+    return out
+
+
+def resolve_units(model: Model, units) -> dict[str, np.ndarray]:
+    """``units``: an int (that many evenly spaced units per group) or ``dict[group, indices]``."""
+    if isinstance(units, Mapping):
+        unknown = [g for g in units if g not in model.groups]
+        if unknown:
+            raise KeyError(f"track_units names unknown group {unknown[0]!r}; the model's groups "
+                           f"are {list(model.groups)}")
+        out = {g: np.zeros((0,), np.int64) for g in model.groups}
+        for g, idx in units.items():
+            idx = np.asarray(idx, dtype=np.int64).reshape(-1)
+            n = model.groups[g].size
+            if idx.size and (idx.min() < 0 or idx.max() >= n):
+                raise ValueError(f"track_units[{g!r}] has indices outside 0..{n - 1}")
+            out[g] = idx
+        return out
+    return default_units(model, units)
+
+
+class ChainRecorder:
+    """Computes the tracked statistics of a batch of chains.
+
+    Args:
+        model: the compiled model.
+        units: log-odds units per group, as :func:`resolve_units` accepts (default 3 each).
+
+    ``recorder(bp, state)`` returns ``(posterior, sample_stats)``: two dicts of arrays
+    with the chain axis first (``(C,)`` or ``(C, k)``), ready to stack along draws.
+    """
+
+    def __init__(self, model: Model, units=3):
+        self.model = model
+        self.units = resolve_units(model, units)
+        # blocked row of every tracked unit: user unit i sits at row inv[i]
+        self._rows = {g: np.asarray(model.layouts[g].inv)[idx] if len(idx) else idx
+                      for g, idx in self.units.items()}
+
+    def __call__(self, bp, state) -> tuple[dict[str, Array], dict[str, Array]]:
+        return self.statistics(bp, state.x), sampler_stats(state)
+
+    def statistics(self, bp, xb) -> dict[str, Array]:
+        """``energy`` ``(C,)``, ``mean_<g>`` ``(C,)`` or ``(C, k)``, ``logodds_<g>`` ``(C, r)``."""
+        model = self.model
+        out = {"energy": model._energy_b(bp, xb)}
+        for g, grp in model.groups.items():
+            x = xb[g]
+            if grp.is_categorical:
+                states = jnp.arange(grp.num_states, dtype=x.dtype)
+                occ = (x[:, :, None] == states).astype(jnp.float32).mean(axis=0)
+                out[f"mean_{g}"] = occ  # (C, k)
+            else:
+                out[f"mean_{g}"] = x.astype(jnp.float32).mean(axis=0)
+        for g, rows in self._rows.items():
+            if not len(rows):
+                continue
+            loc = model._local_b(bp, xb, g, jnp.asarray(rows))
+            if model.groups[g].is_categorical:  # log-odds of state 0 against the rest
+                loc = loc[:, 0] - jax.nn.logsumexp(loc[:, 1:], axis=1)
+            out[f"logodds_{g}"] = loc.T  # (C, r)
+        return out
+
+    def dims(self) -> tuple[dict[str, list[str]], dict[str, np.ndarray]]:
+        """ArviZ ``dims`` and ``coords`` of the non-scalar statistics."""
+        dims, coords = {}, {}
+        for g, grp in self.model.groups.items():
+            if grp.is_categorical:
+                dims[f"mean_{g}"] = [f"{g}_state"]
+                coords[f"{g}_state"] = np.arange(grp.num_states)
+            if len(self.units[g]):
+                dims[f"logodds_{g}"] = [f"{g}_unit"]
+                coords[f"{g}_unit"] = self.units[g]
+        return dims, coords
+
+
+def sampler_stats(state) -> dict[str, Array]:
+    """Per-chain float statistics a sampler keeps in its state: every NamedTuple field
+    other than ``x`` holding a floating ``(C,)`` array (e.g. ``accept_rate``)."""
+    x = getattr(state, "x", None)
+    if not hasattr(state, "_asdict") or not isinstance(x, Mapping) or not x:
+        return {}
+    C = next(iter(x.values())).shape[-1]
+    out = {}
+    for name, v in state._asdict().items():
+        if name == "x" or not hasattr(v, "shape") or not hasattr(v, "dtype"):
+            continue
+        if v.shape == (C,) and jnp.issubdtype(v.dtype, jnp.floating):
+            # never call a sampler statistic "energy": ArviZ reads that as HMC energy (BFMI)
+            out["sampler_energy" if name == "energy" else name] = v
+    return out

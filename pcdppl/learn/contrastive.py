@@ -37,6 +37,14 @@ from ..graph.data import as_dataset
 from ..graph.model import Model, as_key
 from ..samplers.base import Sampler, random_values
 from ..samplers.gibbs import BlockGibbs
+from ..sharding import (
+    check_divisible,
+    constrain_chains,
+    constrain_replicated,
+    put_chains,
+    put_replicated,
+    resolve_mesh,
+)
 from .checkpoint import Checkpointer, InterruptGuard, resume_state
 from .soft_data import as_training_data
 
@@ -117,6 +125,11 @@ class ContrastiveLearner:
         k_positive: clamped Gibbs sweeps filling in latents that are not conditionally
             independent given the data (unused otherwise).
         data_init: initialise visible biases from the data marginals on a fresh fit.
+        mesh: a :class:`jax.sharding.Mesh` to split the persistent chains and each
+            minibatch over along their chain axis (default: the sampler's mesh, if any);
+            gradients are averaged across devices inside the compiled epoch. ``num_chains``
+            (PCD) and ``batch_size`` must be multiples of the device count.
+        devices: shortcut for ``mesh``: an int, ``"all"`` or a list of devices.
     """
 
     name = "contrastive"
@@ -124,7 +137,7 @@ class ContrastiveLearner:
     def __init__(self, model: Model, *, sampler: Sampler | None = None, num_chains: int = 100,
                  k: int = 1, optimizer: optax.GradientTransformation | None = None,
                  batch_size: int = 20, persistent: bool = True, k_positive: int = 10,
-                 data_init: bool = True):
+                 data_init: bool = True, mesh=None, devices=None):
         if not isinstance(model, Model):
             raise TypeError(f"expected a compiled pcdppl.Model, got {type(model).__name__}")
         sampler = BlockGibbs(model) if sampler is None else sampler
@@ -144,6 +157,10 @@ class ContrastiveLearner:
         self.model, self.sampler, self.optimizer = model, sampler, optimizer
         self.num_chains, self.k, self.batch_size = int(num_chains), int(k), int(batch_size)
         self.persistent, self.k_positive, self.data_init = bool(persistent), int(k_positive), data_init
+        self.mesh = resolve_mesh(mesh, devices) or sampler.mesh
+        if self.persistent:
+            check_divisible(self.num_chains, self.mesh, "num_chains")
+        check_divisible(self.batch_size, self.mesh, "batch_size")
         self._epoch_cache: dict = {}
 
     def __repr__(self) -> str:
@@ -174,9 +191,12 @@ class ContrastiveLearner:
         keys = jax.random.split(k_chains, len(self.model.groups) + 1)
         xb = {g.name: random_values(k, g, num_chains)
               for g, k in zip(self.model.groups.values(), keys[1:], strict=True)}
+        xb = constrain_chains(xb, self.mesh, num_chains)
         chains = self.sampler._init(keys[0], self.model.blocked_params(params), xb)
-        return LearnerState(params, self.optimizer.init(params), chains, k_next,
-                            jnp.zeros((), jnp.int32))
+        chains = constrain_chains(chains, self.mesh, num_chains)
+        params = constrain_replicated(params, self.mesh)
+        return LearnerState(params, constrain_replicated(self.optimizer.init(params), self.mesh),
+                            chains, k_next, jnp.zeros((), jnp.int32))
 
     def _clamped_sampler(self, visible: tuple) -> Sampler:
         """The sampler that fills in latent groups with ``visible`` clamped (positive phase)."""
@@ -197,6 +217,11 @@ class ContrastiveLearner:
         clamped = self._clamped_sampler(visible)
         B, nb = self.batch_size, N // self.batch_size
         persistent, k, k_pos_sweeps = self.persistent, self.k, self.k_positive
+        mesh = self.mesh
+        C = self.num_chains if persistent else B
+
+        def shard(tree, n=C):  # split the chain axis over the mesh (no-op without one)
+            return constrain_chains(tree, mesh, n)
 
         def fill_latents(key, bp, vis, sweeps):
             """Latents drawn by clamped Gibbs sweeps from the reference state (exact after
@@ -240,7 +265,7 @@ class ContrastiveLearner:
                 params, opt_state, chains = carry
                 idx, keys = inp
                 k_pos, k_neg, k_init = keys
-                vis = {g: data[g][idx].T for g in visible}  # (n, B)
+                vis = shard({g: data[g][idx].T for g in visible}, B)  # (n, B)
                 bp = model.blocked_params(params)
                 if exact:
                     pos_x, pos_sum = vis, latent
@@ -250,7 +275,7 @@ class ContrastiveLearner:
                     filled = pos_x
                 if not persistent:
                     chains = sampler._init(k_init, bp, filled)
-                chains = sampler._run_b(k_neg, bp, chains, 1.0, k)
+                chains = shard(sampler._run_b(k_neg, bp, shard(chains), 1.0, k))
                 if exact:
                     neg_x, neg_sum = {g: chains.x[g] for g in visible}, latent
                 else:
@@ -263,7 +288,8 @@ class ContrastiveLearner:
 
                 gap, grads = jax.value_and_grad(surrogate)(params)
                 updates, opt_state = opt.update(grads, opt_state, params)
-                params = optax.apply_updates(params, updates)
+                params = constrain_replicated(optax.apply_updates(params, updates), mesh)
+                opt_state = constrain_replicated(opt_state, mesh)
                 metrics = {"free_energy_gap": gap, **monitor(bp, vis, filled), **sampler._stats(chains)}
                 return (params, opt_state, chains), metrics
 
@@ -271,7 +297,7 @@ class ContrastiveLearner:
             # argsort of uniforms: one random draw (jax.random.permutation sorts in several rounds)
             order = jnp.argsort(jax.random.uniform(k_perm, (N,)))[: nb * B].reshape(nb, B)
             (params, opt_state, chains), metrics = jax.lax.scan(
-                batch_step, (state.params, state.opt_state, state.chains),
+                batch_step, (state.params, state.opt_state, shard(state.chains)),
                 (order, jax.random.split(k_scan, (nb, 3))))
             finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(p))
                                         for p in jax.tree.leaves(params)]))
@@ -341,6 +367,13 @@ class ContrastiveLearner:
         for g in visible:
             lay = self.model.layouts[g]
             data_b[g] = jnp.asarray(ds[g] if lay.identity else ds[g][:, lay.perm])
+        data_b = put_replicated(data_b, self.mesh)  # every device gathers its own minibatch
+        if self.mesh is not None:  # a resumed state may come from elsewhere: place it
+            C = next(iter(state.chains.x.values())).shape[1]
+            check_divisible(C, self.mesh)
+            state = state._replace(chains=put_chains(state.chains, self.mesh, C),
+                                   **put_replicated(state._asdict(), self.mesh,
+                                                    skip=("chains",)))
         epoch_fn = self._epoch_fn(visible, N)
         ckpt = None if checkpoint_dir is None else Checkpointer(checkpoint_dir, checkpoint_every)
         guard = InterruptGuard(enabled=ckpt is not None).__enter__()

@@ -55,7 +55,8 @@ def _best(fn, repeats: int) -> float:
 
 
 # ---------------------------------------------------------------- block Gibbs spin updates
-def spin_updates(L: int, chains: int, sweeps: int, repeats: int) -> float:
+def spin_updates(L: int, chains: int, work: float, repeats: int) -> float:
+    """Spin updates per second; ``work`` spin updates per timed call (sweeps scale with it)."""
     import networkx as nx
 
     import pcdppl as pp
@@ -65,6 +66,7 @@ def spin_updates(L: int, chains: int, sweeps: int, repeats: int) -> float:
     params = {**params, "J": params["J"] * 0 + 0.4, "h": params["h"] * 0}
     sampler = pp.samplers.BlockGibbs(model)
     state = sampler.init(0, params, chains)
+    sweeps = max(5, round(work / (L * L * chains)))
     t = _best(lambda: sampler.run(1, params, state, sweeps), repeats)
     return L * L * chains * sweeps / t
 
@@ -180,11 +182,11 @@ def main() -> int:
           f"{os.cpu_count()} CPU cores")
 
     # 1. spin updates vs chains (L fixed) and vs lattice size (chains fixed)
-    L0, C0, sweeps = 32, 64, (10 if q else 20)
+    L0, C0, work = 32, 64, (5e6 if q else 3e7)
     chain_grid = [1, 4, 16, 64, 256] if q else [1, 4, 16, 64, 256, 1024, 4096]
     size_grid = [8, 16, 32, 64] if q else [8, 16, 32, 64, 128, 256]
-    by_chains = [(c, spin_updates(L0, c, sweeps, rep)) for c in chain_grid]
-    by_size = [(L, spin_updates(L, C0, sweeps, rep)) for L in size_grid]
+    by_chains = [(c, spin_updates(L0, c, work, rep)) for c in chain_grid]
+    by_size = [(L, spin_updates(L, C0, work, rep)) for L in size_grid]
     t1 = md_table(["chains (L=32)", "spin updates/s", "ratio to 1 chain"],
                   [(c, f"{u:.3g}", f"{u / by_chains[0][1]:.1f}x") for c, u in by_chains])
     t2 = md_table([f"lattice L x L ({C0} chains)", "spin updates/s", "ratio to L=8"],

@@ -96,6 +96,20 @@ else:
         assert _chain_split(d4["s"], 0)
         np.testing.assert_array_equal(np.asarray(d1["s"]), np.asarray(d4["s"]))
 
+    def test_fused_uniform_is_partitioned_and_unchanged():
+        from pcdppl.samplers.rng import uniform
+        from pcdppl.sharding import chain_spec
+
+        mesh = resolve_mesh(devices=NDEV)
+        key = jax.random.key(42)
+        f = jax.jit(lambda k: jax.lax.with_sharding_constraint(uniform(k, (37, 64)),
+                                                               chain_spec(mesh, 2)))
+        got = f(key)
+        assert _chain_split(got, 1)
+        np.testing.assert_array_equal(np.asarray(got),
+                                      np.asarray(jax.random.uniform(key, (37, 64))))
+        assert "all-gather(" not in f.lower(key).compile().as_text()
+
     def test_subclass_inherits_mesh_argument():
         """A sampler written without knowing about meshes still accepts mesh=/devices=."""
 

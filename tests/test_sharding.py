@@ -163,12 +163,18 @@ else:
             assert _chain_split(f4.state.chains.x[g], 1)
             same = np.mean(np.asarray(f1.chains[g]) == np.asarray(f4.chains[g]))
             assert same >= 0.99, (g, same)  # exact up to rare ties flipped by rounding
+        # a single-device fit continued on the mesh (from a copy: an epoch donates its state)
+        copied = jax.tree.map(lambda a: a.copy(), f1.state)
+        x4 = pp.PCD(model, devices=NDEV, **kw).fit(data, 1, resume=copied, progress=False)
         # resuming keeps the sharding and keeps agreeing
         r1 = pp.PCD(model, **kw).fit(data, 1, resume=f1, progress=False)
         r4 = f4.learner.fit(data, 1, resume=f4, progress=False)
         for p in f1.params:
             np.testing.assert_allclose(np.asarray(r4.params[p]), np.asarray(r1.params[p]),
                                        rtol=1e-5, atol=4e-6)
+            np.testing.assert_allclose(np.asarray(x4.params[p]), np.asarray(r1.params[p]),
+                                       rtol=1e-5, atol=4e-6)
+        assert _chain_split(x4.state.chains.x["v" if "v" in f1.chains else "s"], 1)
 
     def test_epoch_is_partitioned_with_one_all_reduce():
         """The compiled epoch keeps chains split (no all-gather) and averages gradients

@@ -95,7 +95,9 @@ class Recording:
     def finish(self) -> Recording:
         """Move the pending records to the host: one transfer for the whole fit."""
         if self._pending:
-            epochs = jax.device_get(self._pending)  # one transfer, concatenated on the host
+            from ..sharding import to_host
+
+            epochs = to_host(self._pending)  # one transfer, concatenated on the host
             self._pending = []
             for part, target in enumerate((self.posterior, self.sample_stats)):
                 for k in epochs[0][part]:

@@ -38,6 +38,8 @@ Rows = slice | np.ndarray | Array
 # this factor times the number of edges (star-like graphs), block updates use a sorted
 # segment sum instead. The choice is made once, at compile time.
 _PAD_WASTE_LIMIT = 4.0
+# Up to this many neighbour slots, local fields are summed slot by slot (fused by XLA).
+_UNROLL_MAX_DEGREE = 16
 
 
 def _val(x: Array) -> Array:
@@ -262,6 +264,8 @@ class Pairwise(Factor):
         g = self.a if group == self.a.name else self.b
         if side.padded:
             J = bp["slots"][group][rows]  # (r, d)
+            if 1 <= side.d <= _UNROLL_MAX_DEGREE:
+                return self._local_unrolled(J, xo, side.nbr[rows], g)
             nb = xo[side.nbr[rows]]  # (r, d, C)
             if self.potts:
                 k = g.num_states
@@ -272,6 +276,20 @@ class Pairwise(Factor):
                 return jnp.sum(J[:, :, None, None] * hit.astype(jnp.float32), axis=1)
             return g.span * jnp.sum(J[:, :, None] * _val(nb), axis=1)
         return self._local_segment(bp, xo, g, side, rows)
+
+    def _local_unrolled(self, J, xo, nbr, g):
+        """Sum over the ``d`` neighbour slots as ``d`` fused gather-multiply-adds (XLA
+        would lower the einsum to ``r`` tiny batched matmuls)."""
+        acc = None
+        for j in range(nbr.shape[1]):
+            nb = xo[nbr[:, j]]  # (r, C)
+            if self.potts:
+                hit = nb[:, None, :] == jnp.arange(g.num_states, dtype=nb.dtype)[None, :, None]
+                term = J[:, j, None, None] * hit.astype(jnp.float32)
+            else:
+                term = J[:, j, None] * _val(nb)
+            acc = term if acc is None else acc + term
+        return acc if self.potts else g.span * acc
 
     def _local_segment(self, bp, xo, g, side, rows):
         Jpad = jnp.concatenate([bp["J"], jnp.zeros((1,), bp["J"].dtype)])

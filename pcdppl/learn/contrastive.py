@@ -38,6 +38,14 @@ from ..graph.data import as_dataset
 from ..graph.model import Model, as_key
 from ..samplers.base import Sampler
 from ..samplers.gibbs import BlockGibbs
+from ..sharding import (
+    check_divisible,
+    constrain_chains,
+    constrain_replicated,
+    put_chains,
+    put_replicated,
+    resolve_mesh,
+)
 from .checkpoint import Checkpointer, InterruptGuard, resume_state
 from .randomness import epoch_randomness, random_blocked
 from .soft_data import as_training_data
@@ -133,6 +141,11 @@ class ContrastiveLearner:
         k_positive: clamped Gibbs sweeps filling in latents that are not conditionally
             independent given the data (unused otherwise).
         data_init: initialise visible biases from the data marginals on a fresh fit.
+        mesh: a :class:`jax.sharding.Mesh` to split the persistent chains and each
+            minibatch over along their chain axis (default: the sampler's mesh, if any);
+            gradients are averaged across devices inside the compiled epoch. ``num_chains``
+            (PCD) and ``batch_size`` must be multiples of the device count.
+        devices: shortcut for ``mesh``: an int, ``"all"`` or a list of devices.
     """
 
     name = "contrastive"
@@ -140,7 +153,7 @@ class ContrastiveLearner:
     def __init__(self, model: Model, *, sampler: Sampler | None = None, num_chains: int = 100,
                  k: int = 1, optimizer: optax.GradientTransformation | None = None,
                  batch_size: int = 20, persistent: bool = True, k_positive: int = 10,
-                 data_init: bool = True):
+                 data_init: bool = True, mesh=None, devices=None):
         if not isinstance(model, Model):
             raise TypeError(f"expected a compiled pcdppl.Model, got {type(model).__name__}")
         sampler = BlockGibbs(model) if sampler is None else sampler
@@ -160,6 +173,10 @@ class ContrastiveLearner:
         self.model, self.sampler, self.optimizer = model, sampler, optimizer
         self.num_chains, self.k, self.batch_size = int(num_chains), int(k), int(batch_size)
         self.persistent, self.k_positive, self.data_init = bool(persistent), int(k_positive), data_init
+        self.mesh = resolve_mesh(mesh, devices) or sampler.mesh
+        if self.persistent:
+            check_divisible(self.num_chains, self.mesh, "num_chains")
+        check_divisible(self.batch_size, self.mesh, "batch_size")
         self._epoch_cache: dict = {}
 
     def __repr__(self) -> str:
@@ -190,10 +207,13 @@ class ContrastiveLearner:
         params = {f.name: jnp.asarray(fixed[f.name] if f.name in fixed
                                       else f.init(k, f.shape, jnp.float32), jnp.float32)
                   for f, k in zip(factors, ks, strict=False)}
-        xb = random_blocked(ks[-3], self.model.groups.values(), num_chains)
+        xb = constrain_chains(random_blocked(ks[-3], self.model.groups.values(), num_chains),
+                              self.mesh, num_chains)
         chains = self.sampler._init(ks[-2], self.model.blocked_params(params), xb)
-        return LearnerState(params, self.optimizer.init(params), chains, ks[-1],
-                            jnp.zeros((), jnp.int32))
+        chains = constrain_chains(chains, self.mesh, num_chains)
+        params = constrain_replicated(params, self.mesh)
+        return LearnerState(params, constrain_replicated(self.optimizer.init(params), self.mesh),
+                            chains, ks[-1], jnp.zeros((), jnp.int32))
 
     def _clamped_sampler(self, visible: tuple) -> Sampler:
         """The sampler that fills in latent groups with ``visible`` clamped (positive phase)."""
@@ -216,6 +236,11 @@ class ContrastiveLearner:
         persistent, k, k_pos_sweeps = self.persistent, self.k, self.k_positive
         recorder, rec_rows = _rec.make_recorder(model, plan)
         rec_flags = np.isin(np.arange(nb), rec_rows if rec_rows else ())
+        mesh = self.mesh
+        C = self.num_chains if persistent else B
+
+        def shard(tree, n=C):  # split the chain axis over the mesh (no-op without one)
+            return constrain_chains(tree, mesh, n)
 
         def fill_latents(key, bp, vis, sweeps):
             """Latents drawn by clamped Gibbs sweeps from the reference state (exact after
@@ -281,7 +306,7 @@ class ContrastiveLearner:
                 params, opt_state, chains = carry
                 idx, keys, rec_flag = inp
                 k_pos, k_neg, k_init = keys
-                vis = {g: data[g][idx].T for g in visible}  # (n, B)
+                vis = shard({g: data[g][idx].T for g in visible}, B)  # (n, B)
                 bp = model.blocked_params(params)
                 if exact:
                     pos_x, pos_sum = vis, latent
@@ -294,7 +319,7 @@ class ContrastiveLearner:
                     filled = pos_x
                 if not persistent:
                     chains = sampler._init(k_init, bp, filled)
-                chains = sampler._run_b(k_neg, bp, chains, 1.0, k)
+                chains = shard(sampler._run_b(k_neg, bp, shard(chains), 1.0, k))
                 if exact:
                     neg_x, neg_sum = {g: chains.x[g] for g in visible}, latent
                 else:
@@ -307,7 +332,8 @@ class ContrastiveLearner:
 
                 gap, grads = jax.value_and_grad(surrogate)(params)
                 updates, opt_state = opt.update(grads, opt_state, params)
-                params = optax.apply_updates(params, updates)
+                params = constrain_replicated(optax.apply_updates(params, updates), mesh)
+                opt_state = constrain_replicated(opt_state, mesh)
                 metrics = {"free_energy_gap": gap, **monitor(bp, vis, filled), **sampler._stats(chains)}
                 if recorder is not None:  # chain statistics, on recorded steps only
                     metrics["_record"] = _rec.record_step(recorder, rec_flag, bp, chains)
@@ -315,7 +341,7 @@ class ContrastiveLearner:
 
             key, order, step_keys = epoch_randomness(state.key, N, nb, B, 3)
             (params, opt_state, chains), metrics = jax.lax.scan(
-                batch_step, (state.params, state.opt_state, state.chains),
+                batch_step, (state.params, state.opt_state, shard(state.chains)),
                 (order, step_keys, jnp.asarray(rec_flags)))
             records = metrics.pop("_record", None)
             if records is not None:
@@ -397,6 +423,13 @@ class ContrastiveLearner:
         for g in visible:
             lay = self.model.layouts[g]
             data_b[g] = jnp.asarray(ds[g] if lay.identity else ds[g][:, lay.perm])
+        data_b = put_replicated(data_b, self.mesh)  # every device gathers its own minibatch
+        if self.mesh is not None:  # a resumed state may come from elsewhere: place it
+            C = next(iter(state.chains.x.values())).shape[1]
+            check_divisible(C, self.mesh)
+            state = state._replace(chains=put_chains(state.chains, self.mesh, C),
+                                   **put_replicated(state._asdict(), self.mesh,
+                                                    skip=("chains",)))
         plan = _rec.record_plan(self.model, N // self.batch_size, record_every, track_units)
         epoch_fn = self._epoch_fn(visible, N, plan)
         recording = None if plan is None else _rec.Recording.start(

@@ -28,7 +28,8 @@ class PCD(ContrastiveLearner):
     def __init__(self, model: Model, *, num_chains: int = 100, k: int = 1,
                  optimizer: optax.GradientTransformation | None = None, batch_size: int = 20,
                  persistent: bool = True, sampler: Sampler | None = None, k_positive: int = 10,
-                 data_init: bool = True):
+                 data_init: bool = True, mesh=None, devices=None):
         super().__init__(model, sampler=sampler, num_chains=num_chains, k=k,
                          optimizer=optimizer, batch_size=batch_size, persistent=persistent,
-                         k_positive=k_positive, data_init=data_init)
+                         k_positive=k_positive, data_init=data_init, mesh=mesh,
+                         devices=devices)

@@ -18,6 +18,7 @@ implement ``_init(key, bp, xb)`` and ``_step(key, bp, state, beta)`` on blocked 
 
 from __future__ import annotations
 
+import functools
 import math
 from functools import partial
 
@@ -26,6 +27,7 @@ import jax.numpy as jnp
 
 from ..graph.groups import VariableGroup
 from ..graph.model import Model, as_key
+from ..sharding import check_divisible, constrain_chains, put_chains, resolve_mesh
 
 Array = jax.Array
 
@@ -74,16 +76,41 @@ def check_beta(beta) -> None:
         raise ValueError(f"inverse temperature beta must be positive and finite, got {beta}")
 
 
+def _accept_mesh(init):
+    """Wrap a subclass ``__init__`` so that every sampler takes ``mesh=``/``devices=``."""
+
+    @functools.wraps(init)
+    def wrapped(self, *args, mesh=None, devices=None, **kwargs):
+        init(self, *args, **kwargs)
+        if mesh is not None or devices is not None:
+            self.mesh = resolve_mesh(mesh, devices)
+
+    return wrapped
+
+
 class Sampler:
-    """Base class of pcdppl samplers (see module docstring for the protocol)."""
+    """Base class of pcdppl samplers (see module docstring for the protocol).
+
+    Every sampler accepts ``mesh=`` (a :class:`jax.sharding.Mesh`) or ``devices=`` (an int,
+    ``"all"`` or a list of devices): its chains are then split along the chain axis over
+    those devices (see :mod:`pcdppl.sharding`); ``num_chains`` must be a multiple of the
+    device count.
+    """
 
     model: Model
+    mesh = None
 
-    def __init__(self, model: Model):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _accept_mesh(cls.__dict__["__init__"])
+
+    def __init__(self, model: Model, *, mesh=None, devices=None):
         if not isinstance(model, Model):
             raise TypeError(f"expected a compiled pcdppl.Model, got {type(model).__name__}; "
                             f"call FactorGraph.compile() first")
         self.model = model
+        self.mesh = resolve_mesh(mesh, devices)
         self._jit_step = jax.jit(self._step_user)
         self._jit_run = jax.jit(self._run_user, static_argnames=("num_steps",))
 
@@ -119,7 +146,10 @@ class Sampler:
             keys = jax.random.split(k_rand, len(self.model.groups))
             xb = {g.name: random_values(k, g, num_chains)
                   for g, k in zip(self.model.groups.values(), keys, strict=True)}
-        return self._init(k_init, self.model.blocked_params(params), xb)
+        C = next(iter(xb.values())).shape[1]
+        check_divisible(C, self.mesh)
+        state = self._init(k_init, self.model.blocked_params(params), xb)
+        return put_chains(state, self.mesh, C)
 
     def step(self, key, params, state, beta=1.0):
         """One transition of every chain. Pure and jit-able."""
@@ -141,10 +171,21 @@ class Sampler:
 
     # ------------------------------------------------------------ internals
     def _step_user(self, key, params, state, beta):
-        return self._step(key, self.model.blocked_params(params), state, beta)
+        state = self._shard(state)
+        return self._shard(self._step(key, self.model.blocked_params(params), state, beta))
 
     def _run_user(self, key, params, state, beta, *, num_steps):
-        return self._run_b(key, self.model.blocked_params(params), state, beta, num_steps)
+        state = self._shard(state)
+        return self._shard(self._run_b(key, self.model.blocked_params(params), state, beta,
+                                       num_steps))
+
+    def _shard(self, state, mesh=None):
+        """Constrain ``state`` (inside jit) to be split along its chain axis over ``mesh``
+        (default: this sampler's mesh)."""
+        mesh = self.mesh if mesh is None else mesh
+        if mesh is None:
+            return state
+        return constrain_chains(state, mesh, next(iter(state.x.values())).shape[1])
 
     def _run_b(self, key, bp, state, beta, num_steps: int):
         if num_steps == 1:
@@ -167,11 +208,13 @@ class Sampler:
             if x[g].ndim != 2 or x[g].shape[0] != grp.size:
                 raise ValueError(f"state.x[{g!r}] has shape {tuple(x[g].shape)}; expected "
                                  f"({grp.size}, num_chains) for this model")
+        check_divisible(next(iter(x.values())).shape[1], self.mesh)
 
 
-@partial(jax.jit, static_argnames=("sampler", "num_warmup", "num_samples", "thin"))
-def _sample_jit(sampler, key, params, state, beta, num_warmup, num_samples, thin):
+@partial(jax.jit, static_argnames=("sampler", "num_warmup", "num_samples", "thin", "mesh"))
+def _sample_jit(sampler, key, params, state, beta, num_warmup, num_samples, thin, mesh=None):
     bp = sampler.model.blocked_params(params)
+    state = sampler._shard(state, mesh)
     k_warm, k_draw = jax.random.split(key)
     if num_warmup:
         state = sampler._run_b(k_warm, bp, state, beta, num_warmup)
@@ -181,12 +224,16 @@ def _sample_jit(sampler, key, params, state, beta, num_warmup, num_samples, thin
         return s, sampler.model.from_blocked(s.x)
 
     state, draws = jax.lax.scan(draw, state, jax.random.split(k_draw, num_samples))
-    return state, {g: jnp.swapaxes(d, 0, 1) for g, d in draws.items()}
+    draws = {g: jnp.swapaxes(d, 0, 1) for g, d in draws.items()}
+    if mesh is not None:  # (chain, draw, n): chain axis first in the user layout
+        draws = {g: jnp.moveaxis(constrain_chains(jnp.moveaxis(d, 0, -1), mesh, d.shape[0]),
+                                 -1, 0) for g, d in draws.items()}
+    return sampler._shard(state, mesh), draws
 
 
 def sample(key, model: Model, params, *, sampler: Sampler | None = None, num_chains: int = 4,
            num_samples: int = 1000, num_warmup: int = 100, thin: int = 1, init=None,
-           beta=1.0, return_state: bool = False):
+           beta=1.0, return_state: bool = False, mesh=None, devices=None):
     """Draw samples from ``model`` with ``sampler`` (default :class:`BlockGibbs`).
 
     Args:
@@ -201,9 +248,13 @@ def sample(key, model: Model, params, *, sampler: Sampler | None = None, num_cha
         init: optional initial values ``dict[group, (num_chains, n)]``.
         beta: inverse temperature (scalar or one per chain).
         return_state: also return the final sampler state (to continue sampling).
+        mesh: split the chains over this :class:`jax.sharding.Mesh` (default: the
+            sampler's mesh, if any); ``num_chains`` must be a multiple of its size.
+        devices: shortcut for ``mesh``: an int, ``"all"`` or a list of devices.
 
     Returns:
-        ``dict[group, int8 array (num_chains, num_samples, n)]`` (and the state).
+        ``dict[group, int8 array (num_chains, num_samples, n)]`` (and the state); with a
+        mesh, both are sharded along the chain axis.
     """
     from .gibbs import BlockGibbs
 
@@ -217,8 +268,13 @@ def sample(key, model: Model, params, *, sampler: Sampler | None = None, num_cha
     if not isinstance(num_warmup, int) or num_warmup < 0:
         raise ValueError(f"num_warmup must be a non-negative int, got {num_warmup!r}")
     check_beta(beta)
+    mesh = resolve_mesh(mesh, devices) or sampler.mesh
     k_init, k_run = jax.random.split(as_key(key))
     state = sampler.init(k_init, params, None if init is not None else num_chains, values=init)
+    if mesh is not None:
+        C = next(iter(state.x.values())).shape[1]
+        check_divisible(C, mesh)
+        state = put_chains(state, mesh, C)
     state, draws = _sample_jit(sampler, k_run, params, state, beta, num_warmup, num_samples,
-                               thin)
+                               thin, mesh)
     return (draws, state) if return_state else draws

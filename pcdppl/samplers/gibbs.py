@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax
-
 from ..graph.model import Model
 from .base import Sampler, sample_units
+from .rng import uniform
 
 
 class GibbsState(NamedTuple):
@@ -57,7 +56,7 @@ class BlockGibbs(Sampler):
 
     def _sweep(self, key, bp, x, beta):
         C = next(iter(x.values())).shape[1]
-        u = jax.random.uniform(key, (self._rows, C))  # one draw for the whole sweep
+        u = uniform(key, (self._rows, C))  # one draw for the whole sweep (= jax.random.uniform)
         offset = 0
         for g, s, e in self._blocks:
             loc = self.model._local_b(bp, x, g, slice(s, e))

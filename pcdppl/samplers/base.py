@@ -64,6 +64,16 @@ def random_values(key, group: VariableGroup, num_chains: int) -> Array:
     return jax.random.randint(key, shape, 0, group.num_states, dtype=jnp.int8)
 
 
+def clamped_groups(model: Model, clamp) -> tuple[str, ...]:
+    """Normalise a sampler's ``clamp`` argument (a group name or names) and check the names."""
+    clamp = (clamp,) if isinstance(clamp, str) else tuple(clamp)
+    unknown = [g for g in clamp if g not in model.groups]
+    if unknown:
+        raise KeyError(f"cannot clamp unknown group {unknown[0]!r}; the model's groups are "
+                       f"{list(model.groups)}")
+    return clamp
+
+
 def check_beta(beta) -> None:
     """Reject concrete inverse temperatures that are not positive and finite."""
     try:

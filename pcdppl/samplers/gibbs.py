@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..graph.model import Model
-from .base import Sampler, sample_units
+from .base import Sampler, clamped_groups, sample_units
 from .rng import uniform
 
 
@@ -36,11 +36,7 @@ class BlockGibbs(Sampler):
 
     def __init__(self, model: Model, *, clamp=()):
         super().__init__(model)
-        clamp = (clamp,) if isinstance(clamp, str) else tuple(clamp)
-        unknown = [g for g in clamp if g not in model.groups]
-        if unknown:
-            raise KeyError(f"cannot clamp unknown group {unknown[0]!r}; the model's groups are "
-                           f"{list(model.groups)}")
+        clamp = clamped_groups(model, clamp)
         self.clamp = clamp
         self._blocks = tuple(b for b in model.blocks if b[0] not in clamp)
         self._rows = sum(e - s for _, s, e in self._blocks)

@@ -47,7 +47,7 @@ import jax.numpy as jnp
 
 from ..graph.groups import VariableGroup
 from ..graph.model import Model
-from .base import Sampler
+from .base import Sampler, clamped_groups
 
 Array = jax.Array
 
@@ -125,11 +125,7 @@ class Metropolis(Sampler):
         for name, v in (("block_size", block_size), ("num_proposals", num_proposals)):
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be a positive int, got {v!r}")
-        clamp = (clamp,) if isinstance(clamp, str) else tuple(clamp)
-        unknown = [g for g in clamp if g not in model.groups]
-        if unknown:
-            raise KeyError(f"cannot clamp unknown group {unknown[0]!r}; the model's groups are "
-                           f"{list(model.groups)}")
+        clamp = clamped_groups(model, clamp)
         self.proposal, self.scan, self.clamp = proposal, scan, clamp
         self.block_size, self.num_proposals = block_size, num_proposals
         self._free = tuple(g for g in model.groups if g not in clamp)

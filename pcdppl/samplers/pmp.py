@@ -25,7 +25,7 @@ import numpy as np
 
 from ..bp.loopy import BeliefPropagation
 from ..graph.model import Model
-from .base import Sampler
+from .base import Sampler, clamped_groups
 
 # Unary log-odds pinning a clamped unit. Max-product messages out of a pinned unit are
 # then exact up to float32 rounding at this magnitude (about 1e-3), for couplings far below it.
@@ -71,11 +71,7 @@ class PerturbAndMaxProduct(Sampler):
                  noise: float = 1.0, perturb_factors: bool = False, warm_start: bool = False,
                  tol: float = 1e-3, clamp=()):
         super().__init__(model)
-        clamp = (clamp,) if isinstance(clamp, str) else tuple(clamp)
-        unknown = [g for g in clamp if g not in model.groups]
-        if unknown:
-            raise KeyError(f"cannot clamp unknown group {unknown[0]!r}; the model's groups are "
-                           f"{list(model.groups)}")
+        clamp = clamped_groups(model, clamp)
         self.clamp = clamp
         noise = float(noise)
         if not np.isfinite(noise) or noise < 0:

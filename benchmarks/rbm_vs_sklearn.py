@@ -48,12 +48,14 @@ PCDPPL_SCRIPT = textwrap.dedent("""
     import pcdppl as pp
     t_import = time.perf_counter() - t0
     epochs, validate, lr = int(sys.argv[1]), sys.argv[2] == "1", float(sys.argv[3])
+    record_every = None if sys.argv[4] == "default" else int(sys.argv[4])
     data = pp.data.load_digits(threshold=8)
     model = pp.models.rbm(64, 16)
     learner = pp.PCD(model, num_chains=100, k=1, batch_size=20, optimizer=optax.sgd(lr))
     w, c = time.perf_counter(), time.process_time()
     fit = learner.fit(data.train, epochs, key=0, progress=False,
-                      validation=data.test if validate else None, eval_every=1)
+                      validation=data.test if validate else None, eval_every=1,
+                      record_every=record_every)
     wall, cpu = time.perf_counter() - w, time.process_time() - c
     h = fit.history
     out = {"import_s": t_import, "fit_wall_s": wall, "fit_cpu_s": cpu,
@@ -65,11 +67,14 @@ PCDPPL_SCRIPT = textwrap.dedent("""
 """)
 
 
+RECORD_EVERY = "default"  # set from --record-every in main()
+
+
 def run_pcdppl(epochs: int, validate: bool, lr: float) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("JAX_COMPILATION_CACHE_DIR", None)  # cold: no persistent compilation cache
     out = subprocess.run([sys.executable, "-c", PCDPPL_SCRIPT, str(epochs), str(int(validate)),
-                          str(lr)], capture_output=True, text=True, env=env, cwd=ROOT)
+                          str(lr), RECORD_EVERY], capture_output=True, text=True, env=env, cwd=ROOT)
     if out.returncode != 0:
         raise RuntimeError(f"pcdppl subprocess failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -127,8 +132,14 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=150, help="pcdppl epochs in run A")
     ap.add_argument("--lr", type=float, default=0.1, help="pcdppl SGD learning rate")
     ap.add_argument("--sklearn-epochs", type=int, default=500)
+    ap.add_argument("--record-every", default="default",
+                    help="fit(record_every=...) for pcdppl: 'default' (diagnostics recording on, "
+                         "about 10 recordings per epoch) or an int; 0 turns recording off")
     ap.add_argument("--plot", default=str(ROOT / "benchmarks" / "rbm_vs_sklearn.png"))
     args = ap.parse_args()
+    global RECORD_EVERY
+    RECORD_EVERY = args.record_every
+    print(f"pcdppl fit(record_every={args.record_every})")
 
     import pcdppl as pp
 

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..graph.model import Model
-from ..samplers.base import Sampler, check_beta, random_values
+from ..samplers.base import Sampler, check_beta, random_values, resolve_sampler
 
 try:
     import numpyro
@@ -100,17 +100,10 @@ class Kernel(MCMCKernel):
 
     def __init__(self, model: Model, params, *, sampler: Sampler | None = None,
                  steps_per_sample: int = 1, beta: float = 1.0):
-        from ..samplers.gibbs import BlockGibbs
-
         if not isinstance(model, Model):
             raise TypeError(f"expected a compiled pcdppl.Model, got {type(model).__name__}")
         model.check_params(params)
-        sampler = BlockGibbs(model) if sampler is None else sampler
-        if not isinstance(sampler, Sampler):
-            raise TypeError(f"sampler must be a pcdppl sampler, got {type(sampler).__name__}")
-        if sampler.model is not model:
-            raise ValueError("the sampler was built for another model; build it with this "
-                             "kernel's model")
+        sampler = resolve_sampler(model, sampler, "kernel")
         if (not isinstance(steps_per_sample, (int, np.integer))
                 or isinstance(steps_per_sample, bool) or steps_per_sample < 1):
             raise ValueError(f"steps_per_sample must be a positive int, got {steps_per_sample!r}")

@@ -36,7 +36,7 @@ import optax
 from ..diagnostics import recording as _rec
 from ..graph.data import as_dataset
 from ..graph.model import Model, as_key
-from ..samplers.base import Sampler
+from ..samplers.base import Sampler, resolve_sampler
 from ..samplers.gibbs import BlockGibbs
 from ..sharding import (
     check_divisible,
@@ -156,12 +156,7 @@ class ContrastiveLearner:
                  data_init: bool = True, mesh=None, devices=None):
         if not isinstance(model, Model):
             raise TypeError(f"expected a compiled pcdppl.Model, got {type(model).__name__}")
-        sampler = BlockGibbs(model) if sampler is None else sampler
-        if not isinstance(sampler, Sampler):
-            raise TypeError(f"sampler must be a pcdppl sampler, got {type(sampler).__name__}")
-        if sampler.model is not model:
-            raise ValueError("the sampler was built for another model; build it with this "
-                             "learner's model")
+        sampler = resolve_sampler(model, sampler, "learner")
         for nm, v in (("num_chains", num_chains), ("k", k), ("batch_size", batch_size),
                       ("k_positive", k_positive)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:

@@ -74,6 +74,22 @@ def clamped_groups(model: Model, clamp) -> tuple[str, ...]:
     return clamp
 
 
+def resolve_sampler(model: Model, sampler, owner: str) -> Sampler:
+    """``sampler``, or block Gibbs on ``model`` when it is ``None``; an error naming the problem
+    when it is not a pcdppl sampler or was built for another model (``owner`` names the
+    object the sampler is given to, e.g. ``"learner"``)."""
+    if sampler is None:
+        from .gibbs import BlockGibbs
+
+        return BlockGibbs(model)
+    if not isinstance(sampler, Sampler):
+        raise TypeError(f"sampler must be a pcdppl sampler, got {type(sampler).__name__}")
+    if sampler.model is not model:
+        raise ValueError(f"the sampler was built for another model; build it with this "
+                         f"{owner}'s model")
+    return sampler
+
+
 def check_beta(beta) -> None:
     """Reject concrete inverse temperatures that are not positive and finite."""
     try:
@@ -266,12 +282,7 @@ def sample(key, model: Model, params, *, sampler: Sampler | None = None, num_cha
         ``dict[group, int8 array (num_chains, num_samples, n)]`` (and the state); with a
         mesh, both are sharded along the chain axis.
     """
-    from .gibbs import BlockGibbs
-
-    if sampler is None:
-        sampler = BlockGibbs(model)
-    if sampler.model is not model:
-        raise ValueError("the sampler was built for another model")
+    sampler = resolve_sampler(model, sampler, "call")
     for name, v in (("num_samples", num_samples), ("thin", thin)):
         if not isinstance(v, int) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")

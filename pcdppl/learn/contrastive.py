@@ -25,7 +25,6 @@ import os
 import time
 import warnings
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -33,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .. import _xla
 from ..diagnostics import recording as _rec
 from ..graph.data import as_dataset
 from ..graph.model import Model, as_key
@@ -45,6 +45,7 @@ from ..sharding import (
     put_chains,
     put_replicated,
     resolve_mesh,
+    to_host,
 )
 from .checkpoint import Checkpointer, InterruptGuard, resume_state
 from .randomness import epoch_randomness, random_blocked
@@ -76,7 +77,8 @@ class FitResult:
             they are conditionally independent binary/spin units (PCD), else from a sample) or
             ``pseudo_log_likelihood`` (fully visible models), and ``val_log_likelihood``
             where a validation set was given (NaN on epochs without an evaluation).
-        chains: the persistent fantasy particles, ``dict[group, (num_chains, n)]``.
+        chains: the persistent fantasy particles, ``dict[group, int8 ndarray (num_chains, n)]``
+            (NumPy, user order).
         state: the complete learner state; pass it as ``fit(..., resume=result)``.
         recording: the chain statistics recorded during the fit (``None`` when
             ``record_every=0``); see :meth:`diagnostics`.
@@ -173,6 +175,7 @@ class ContrastiveLearner:
             check_divisible(self.num_chains, self.mesh, "num_chains")
         check_divisible(self.batch_size, self.mesh, "batch_size")
         self._epoch_cache: dict = {}
+        self._init_fn = None
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(sampler={type(self.sampler).__name__}, "
@@ -189,12 +192,14 @@ class ContrastiveLearner:
             self.model.check_params(init_params)
             fixed = {n: np.asarray(p, np.float32) for n, p in init_params.items()}
         C = self.num_chains if self.persistent else self.batch_size
-        state = self._jit_init(as_key(key), fixed, C)
+        if self._init_fn is None:
+            self._init_fn = _xla.jit(self._init_impl, mesh=self.mesh, once=True,
+                                     static_argnums=(2,))
+        state = self._init_fn(as_key(key), fixed, C)
         self.model.check_params(state.params)
         return state
 
-    @partial(jax.jit, static_argnums=(0, 3))
-    def _jit_init(self, key, fixed, num_chains):
+    def _init_impl(self, key, fixed, num_chains):
         """Parameters (the model's initializers, overridden by ``fixed``), optimiser state and
         random chains: one compiled program."""
         factors = self.model.factors
@@ -218,8 +223,9 @@ class ContrastiveLearner:
     def _epoch_fn(self, visible: tuple, num_examples: int, plan=None):
         cache_key = (visible, num_examples, plan)
         if cache_key not in self._epoch_cache:
-            self._epoch_cache[cache_key] = jax.jit(
-                self._make_epoch(visible, num_examples, plan), donate_argnums=(0,))
+            self._epoch_cache[cache_key] = _xla.jit(
+                self._make_epoch(visible, num_examples, plan), mesh=self.mesh,
+                donate_argnums=(0,))
         return self._epoch_cache[cache_key]
 
     def _make_epoch(self, visible: tuple, N: int, plan=None):
@@ -477,7 +483,8 @@ class ContrastiveLearner:
                 _rec.warn_mixing(recording)
         return FitResult(params=state.params,
                          history={m: np.asarray(v) for m, v in history.items()},
-                         chains=self.sampler.values(state.chains), state=state, learner=self,
+                         chains=self.model.from_blocked(to_host(state.chains.x)), state=state,
+                         learner=self,
                          recording=recording)
 
 

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from ..graph.groups import VariableGroup
+from ..samplers.rng import uniform
 
 Array = jax.Array
 
@@ -45,7 +46,7 @@ def random_blocked(key, groups, num_chains: int) -> dict[str, Array]:
     ``dict[name, int8 (n_g, num_chains)]``."""
     groups: list[VariableGroup] = list(groups)
     sizes = [g.size for g in groups]
-    u = jax.random.uniform(key, (sum(sizes), num_chains))
+    u = uniform(key, (sum(sizes), num_chains))  # = jax.random.uniform, hash unrolled
     out, start = {}, 0
     for g, n in zip(groups, sizes, strict=True):
         idx = jnp.floor(u[start:start + n] * g.num_states).astype(jnp.int8)  # state index

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import jax
+
 from ..graph.model import Model
 from .base import Sampler, clamped_groups, sample_units
 from .rng import uniform
@@ -57,6 +59,9 @@ class BlockGibbs(Sampler):
         for g, s, e in self._blocks:
             loc = self.model._local_b(bp, x, g, slice(s, e))
             new = sample_units(self.model.groups[g], loc, beta, u[offset:offset + e - s])
+            # materialised once: otherwise XLA copies the whole draw (threefry hash
+            # included) into every consumer's fusion, which costs compile time, not speed
+            new = jax.lax.optimization_barrier(new)
             offset += e - s
             x = {**x, g: x[g].at[s:e].set(new)}
         return x

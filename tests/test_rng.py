@@ -1,10 +1,10 @@
-"""The samplers' fused uniform draw equals jax.random.uniform bit for bit."""
+"""The samplers' fused uniform draw and key split equal jax.random's bit for bit."""
 
 import jax
 import numpy as np
 import pytest
 
-from pcdppl.samplers.rng import threefry2x32, uniform
+from pcdppl.samplers.rng import split, threefry2x32, uniform
 
 
 @pytest.mark.parametrize("shape", [(1,), (7,), (3, 5), (2, 3, 4), (1284, 37)])
@@ -16,6 +16,16 @@ def test_uniform_equals_jax_random_uniform(shape, seed):
     assert got.dtype == np.float32 and got.shape == shape
     np.testing.assert_array_equal(np.asarray(got), np.asarray(ref))
     assert np.asarray(got).min() >= 0.0 and np.asarray(got).max() < 1.0
+
+
+@pytest.mark.parametrize("num", [1, 2, 5, 933])
+@pytest.mark.parametrize("seed", [0, 2**31 + 5])
+def test_split_equals_jax_random_split(num, seed):
+    key = jax.random.fold_in(jax.random.key(seed), 3)
+    ref = jax.random.key_data(jax.random.split(key, num))
+    got = jax.jit(lambda k: split(k, num))(key)
+    assert got.shape == (num,) and jax.random.key_impl(got) == jax.random.key_impl(key)
+    np.testing.assert_array_equal(np.asarray(jax.random.key_data(got)), np.asarray(ref))
 
 
 def test_threefry_known_answer():
@@ -31,6 +41,8 @@ def test_other_key_implementations_fall_back():
     key = jax.random.key(0, impl="rbg")
     np.testing.assert_array_equal(np.asarray(uniform(key, (4, 3))),
                                   np.asarray(jax.random.uniform(key, (4, 3))))
+    np.testing.assert_array_equal(np.asarray(jax.random.key_data(split(key, 3))),
+                                  np.asarray(jax.random.key_data(jax.random.split(key, 3))))
     raw = jax.random.PRNGKey(0)  # legacy uint32 keys go through jax.random too
     np.testing.assert_array_equal(np.asarray(uniform(raw, (5,))),
                                   np.asarray(jax.random.uniform(raw, (5,))))

@@ -38,6 +38,7 @@ from ..graph.data import as_dataset
 from ..graph.model import Model, as_key
 from ..samplers.base import Sampler, resolve_sampler
 from ..samplers.gibbs import BlockGibbs
+from ..samplers.rng import split
 from ..sharding import (
     check_divisible,
     constrain_chains,
@@ -203,7 +204,7 @@ class ContrastiveLearner:
         """Parameters (the model's initializers, overridden by ``fixed``), optimiser state and
         random chains: one compiled program."""
         factors = self.model.factors
-        ks = jax.random.split(key, len(factors) + 3)  # few random call sites: see randomness.py
+        ks = split(key, len(factors) + 3)  # few random call sites: see randomness.py
         params = {f.name: jnp.asarray(fixed[f.name] if f.name in fixed
                                       else f.init(k, f.shape, jnp.float32), jnp.float32)
                   for f, k in zip(factors, ks, strict=False)}
@@ -419,7 +420,8 @@ class ContrastiveLearner:
                 raise TypeError("resume must be a FitResult or a LearnerState")
             self.model.check_params(state.params)
         else:
-            state = self.init_state(key, data, init_params)
+            with _xla.gc_paused():
+                state = self.init_state(key, data, init_params)
         data_b = {}
         for g in visible:
             lay = self.model.layouts[g]
@@ -448,7 +450,11 @@ class ContrastiveLearner:
         try:
             for _ in range(num_epochs):
                 t0 = time.perf_counter()
-                state, metrics, finite, records = epoch_fn(state, data_b)
+                if _ == 0:  # traced and compiled now
+                    with _xla.gc_paused():
+                        state, metrics, finite, records = epoch_fn(state, data_b)
+                else:
+                    state, metrics, finite, records = epoch_fn(state, data_b)
                 if recording is not None:
                     recording.append(records)
                 metrics = jax.device_get(metrics)

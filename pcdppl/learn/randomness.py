@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from ..graph.groups import VariableGroup
-from ..samplers.rng import uniform
+from ..samplers.rng import split, uniform
 
 Array = jax.Array
 
@@ -35,7 +35,7 @@ def epoch_randomness(key, num_examples: int, num_batches: int, batch_size: int,
     n_steps = num_batches * keys_per_step
     words = math.prod(jax.random.key_data(key).shape) or 1
     n_perm = -(-num_examples // words)
-    ks = jax.random.split(key, 1 + n_steps + n_perm)
+    ks = split(key, 1 + n_steps + n_perm)
     bits = jax.random.key_data(ks[1 + n_steps:]).reshape(-1)[:num_examples]
     order = jnp.argsort(bits)[: num_batches * batch_size].reshape(num_batches, batch_size)
     return ks[0], order, ks[1:1 + n_steps].reshape(num_batches, keys_per_step)

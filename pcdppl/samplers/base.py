@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import functools
 import math
-from functools import partial
 
 import jax
 import jax.numpy as jnp
 
+from .._xla import compiler_options, gc_paused
 from ..graph.groups import VariableGroup
 from ..graph.model import Model, as_key
 from ..sharding import check_divisible, constrain_chains, put_chains, resolve_mesh
@@ -137,7 +137,7 @@ class Sampler:
                             f"call FactorGraph.compile() first")
         self.model = model
         self.mesh = resolve_mesh(mesh, devices)
-        self._jit_step = jax.jit(self._step_user)
+        self._jit_step = jax.jit(self._step_user)  # no compiler options: callable inside jit
         self._jit_run = jax.jit(self._run_user, static_argnames=("num_steps",))
 
     # ------------------------------------------------------------ to implement
@@ -237,8 +237,23 @@ class Sampler:
         check_divisible(next(iter(x.values())).shape[1], self.mesh)
 
 
-@partial(jax.jit, static_argnames=("sampler", "num_warmup", "num_samples", "thin", "mesh"))
+@functools.cache
+def _sample_program(platform_options):
+    """The compiled ``pp.sample`` program for one set of compiler options."""
+    return jax.jit(_sample_impl, static_argnames=("sampler", "num_warmup", "num_samples", "thin",
+                                                  "mesh"),
+                   compiler_options=dict(platform_options) if platform_options else None)
+
+
 def _sample_jit(sampler, key, params, state, beta, num_warmup, num_samples, thin, mesh=None):
+    traced = any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves((key, params, state, beta)))
+    # compiler options are allowed on top-level programs only (not when called inside jit)
+    opts = None if traced else compiler_options(mesh if mesh is not None else sampler.mesh)
+    return _sample_program(tuple(sorted(opts.items())) if opts else None)(
+        sampler, key, params, state, beta, num_warmup, num_samples, thin, mesh)
+
+
+def _sample_impl(sampler, key, params, state, beta, num_warmup, num_samples, thin, mesh=None):
     bp = sampler.model.blocked_params(params)
     state = sampler._shard(state, mesh)
     k_warm, k_draw = jax.random.split(key)
@@ -290,12 +305,14 @@ def sample(key, model: Model, params, *, sampler: Sampler | None = None, num_cha
         raise ValueError(f"num_warmup must be a non-negative int, got {num_warmup!r}")
     check_beta(beta)
     mesh = resolve_mesh(mesh, devices) or sampler.mesh
-    k_init, k_run = jax.random.split(as_key(key))
-    state = sampler.init(k_init, params, None if init is not None else num_chains, values=init)
-    if mesh is not None:
-        C = next(iter(state.x.values())).shape[1]
-        check_divisible(C, mesh)
-        state = put_chains(state, mesh, C)
-    state, draws = _sample_jit(sampler, k_run, params, state, beta, num_warmup, num_samples,
-                               thin, mesh)
+    with gc_paused():  # tracing and compiling
+        k_init, k_run = jax.random.split(as_key(key))
+        state = sampler.init(k_init, params, None if init is not None else num_chains,
+                             values=init)
+        if mesh is not None:
+            C = next(iter(state.x.values())).shape[1]
+            check_divisible(C, mesh)
+            state = put_chains(state, mesh, C)
+        state, draws = _sample_jit(sampler, k_run, params, state, beta, num_warmup,
+                                   num_samples, thin, mesh)
     return (draws, state) if return_state else draws

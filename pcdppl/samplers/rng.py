@@ -5,7 +5,8 @@ compile times short), which reads and writes the whole counter array ten times a
 between iterations; for the million uniforms of a lattice sweep that is most of the sweep's
 time. :func:`uniform` computes the very same numbers — the same counters, the same hash, the
 same mantissa trick — with the hash unrolled, so XLA fuses the whole draw into one
-elementwise loop. It applies to the default configuration (``threefry2x32`` keys with
+elementwise loop (and compiles it faster than the rolled loop). :func:`split` does the same
+for ``jax.random.split``. It applies to the default configuration (``threefry2x32`` keys with
 ``jax_threefry_partitionable``, the default since JAX 0.5); any other key implementation or
 setting falls back to :func:`jax.random.uniform`. Either way the values do not depend on how
 the array is sharded.
@@ -63,3 +64,16 @@ def uniform(key, shape: tuple[int, ...]) -> jax.Array:
     floats = lax.bitcast_convert_type((bits >> np.uint32(9)) | np.uint32(0x3F800000),
                                       jnp.float32) - np.float32(1.0)
     return lax.max(np.float32(0.0), floats)
+
+
+def split(key, num: int) -> jax.Array:
+    """``num`` new keys; equal to ``jax.random.split(key, num)`` (with
+    ``jax_threefry_partitionable``, the hash of the counters ``0 .. num-1``), the hash
+    unrolled."""
+    num = int(num)
+    if not _fast_path(key) or num >= 2**32:
+        return jax.random.split(key, num)
+    k = jax.random.key_data(key)
+    b1, b2 = threefry2x32(k[0], k[1], jnp.zeros((num,), jnp.uint32),
+                          lax.iota(jnp.uint32, num))
+    return jax.random.wrap_key_data(jnp.stack([b1, b2], axis=1), impl=jax.random.key_impl(key))

@@ -138,3 +138,41 @@ def test_divergence_raises_with_last_good_params():
     with pytest.raises(FloatingPointError, match="learning rate") as info:
         learner.fit(data, num_epochs=5, key=0, progress=False)
     assert all(np.all(np.isfinite(v)) for v in info.value.last_params.values())
+
+
+def test_initial_state_host_and_compiled_paths():
+    """Built-in initializers + block Gibbs + a stateless optimiser: the initial state is made
+    on the host (nothing compiled); otherwise one compiled program. Both are deterministic in
+    the key and give the same structure."""
+    rng = np.random.default_rng(0)
+    data = (rng.random((40, 12)) < 0.3).astype(np.int8)
+    model = pp.models.rbm(12, 5)
+    learner = pp.PCD(model, num_chains=30, optimizer=optax.sgd(0.1))
+    a, b, c = (learner.init_state(k, data) for k in (0, 0, 1))
+    assert learner._init_fn is None  # the host path
+    np.testing.assert_array_equal(a.params["W"], b.params["W"])
+    np.testing.assert_array_equal(a.chains.x["v"], b.chains.x["v"])
+    assert not np.array_equal(a.params["W"], c.params["W"])
+    assert a.chains.x["v"].dtype == np.int8 and a.chains.x["h"].shape == (5, 30)
+    assert set(np.unique(a.chains.x["v"])) == {0, 1}
+    assert 0.005 < float(np.std(a.params["W"])) < 0.02  # N(0, 0.01²), 60 draws
+    np.testing.assert_allclose(a.params["b_v"], pp.learn.contrastive.data_bias_values(
+        model, {"v": data})["b_v"])
+    assert jnp.issubdtype(a.key.dtype, jax.dtypes.prng_key)
+
+    fg = pp.FactorGraph()  # a user initializer (a callable) takes the compiled path
+    v, h = fg.binary("v", 12), fg.binary("h", 5)
+    fg.dense(v, h, name="W", init=lambda key, shape, dtype: 0.01 * jax.random.normal(key, shape))
+    fg.bias(v, name="b_v")
+    fg.bias(h, name="b_h")
+    other = pp.PCD(fg.compile(), num_chains=30, optimizer=optax.adam(1e-3))
+    s = other.init_state(0, data)
+    assert other._init_fn is not None
+    spin = pp.PCD(pp.models.ising((3, 4)), num_chains=30, optimizer=optax.adam(1e-3))
+    t = spin.init_state(0, {"s": 2 * data - 1})  # an optimiser with state: compiled too
+    assert spin._init_fn is not None and set(np.unique(t.chains.x["s"])) == {-1, 1}
+    assert jax.tree.structure(s.chains) == jax.tree.structure(a.chains)
+    assert jax.tree.structure(s.params) == jax.tree.structure(a.params)
+    for lrn, st in ((learner, a), (other, s)):  # both kinds of state train
+        fit = lrn.fit(data, 1, resume=st, progress=False)
+        assert np.all(np.isfinite(fit.history["free_energy_gap"]))

@@ -4,6 +4,7 @@ import jax
 import numpy as np
 import pytest
 
+from pcdppl.graph.model import as_key
 from pcdppl.samplers.rng import split, threefry2x32, uniform
 
 
@@ -46,3 +47,15 @@ def test_other_key_implementations_fall_back():
     raw = jax.random.PRNGKey(0)  # legacy uint32 keys go through jax.random too
     np.testing.assert_array_equal(np.asarray(uniform(raw, (5,))),
                                   np.asarray(jax.random.uniform(raw, (5,))))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 12345, 2**31 - 1, 2**31 + 5, -3])
+def test_int_seeds_give_jax_random_key(seed):
+    try:
+        ref = jax.random.key(seed)
+    except OverflowError:
+        pytest.skip("seed outside JAX's int32 range")
+    got = as_key(seed)
+    assert got.dtype == ref.dtype
+    np.testing.assert_array_equal(np.asarray(jax.random.key_data(got)),
+                                  np.asarray(jax.random.key_data(ref)))

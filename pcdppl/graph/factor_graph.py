@@ -38,11 +38,17 @@ def normal_init(std: float) -> Callable:
         return std * jax.random.normal(key, shape, dtype)
 
     init.__name__ = f"normal({std})"
+    init.host = lambda rng, shape: (std * rng.standard_normal(shape)).astype(np.float32)
     return init
 
 
 def zeros_init(key, shape, dtype=jnp.float32):
     return jnp.zeros(shape, dtype)
+
+
+# Built-in initializers also have a ``host(rng, shape)`` form (NumPy ``Generator``, float32
+# result): learners then build initial states without compiling a program.
+zeros_init.host = lambda rng, shape: np.zeros(shape, np.float32)
 
 
 def _as_initializer(init: Init, default: Callable, shape: tuple, name: str) -> Callable:
@@ -54,14 +60,22 @@ def _as_initializer(init: Init, default: Callable, shape: tuple, name: str) -> C
         value = float(init)
         if not np.isfinite(value):
             raise ValueError(f"init of parameter {name!r} must be finite, got {value}")
-        return lambda key, shp, dtype=jnp.float32: jnp.full(shp, value, dtype)
+        def const(key, shp, dtype=jnp.float32):
+            return jnp.full(shp, value, dtype)
+
+        const.host = lambda rng, shp: np.full(shp, value, np.float32)
+        return const
     arr = np.asarray(init, dtype=np.float32)
     if arr.shape != tuple(shape):
         raise ValueError(f"init array of parameter {name!r} has shape {arr.shape}; expected "
                          f"{tuple(shape)}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"init array of parameter {name!r} contains NaN or infinite values")
-    return lambda key, shp, dtype=jnp.float32: jnp.asarray(arr, dtype)
+    def given(key, shp, dtype=jnp.float32):
+        return jnp.asarray(arr, dtype)
+
+    given.host = lambda rng, shp: arr.copy()
+    return given
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,11 @@ _DEFAULT_INIT = {"bias": zeros_init, "dense": normal_init(0.01),
 def as_key(key) -> Array:
     """Accept an int seed, a typed key or a raw uint32 key."""
     if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-        return jax.random.key(int(key))
+        seed = int(key)
+        if 0 <= seed < 2**31 and jax.config.jax_default_prng_impl == "threefry2x32":
+            # what jax.random.key(seed) holds, without compiling its seeding program
+            return jax.random.wrap_key_data(np.array([0, seed], np.uint32), impl="threefry2x32")
+        return jax.random.key(seed)
     if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         return key
     if isinstance(key, (jax.Array, np.ndarray)) and key.dtype == np.uint32 and key.shape == (2,):

@@ -49,7 +49,13 @@ from ..sharding import (
     to_host,
 )
 from .checkpoint import Checkpointer, InterruptGuard, resume_state
-from .randomness import epoch_randomness, random_blocked
+from .randomness import (
+    epoch_randomness,
+    host_key,
+    host_random_blocked,
+    host_rng,
+    random_blocked,
+)
 from .soft_data import as_training_data
 
 Array = jax.Array
@@ -193,12 +199,38 @@ class ContrastiveLearner:
             self.model.check_params(init_params)
             fixed = {n: np.asarray(p, np.float32) for n, p in init_params.items()}
         C = self.num_chains if self.persistent else self.batch_size
-        if self._init_fn is None:
-            self._init_fn = _xla.jit(self._init_impl, mesh=self.mesh, once=True,
-                                     static_argnums=(2,))
-        state = self._init_fn(as_key(key), fixed, C)
+        key = as_key(key)
+        state = self._host_init(key, fixed, C)
+        if state is None:
+            if self._init_fn is None:
+                self._init_fn = _xla.jit(self._init_impl, mesh=self.mesh, once=True,
+                                         static_argnums=(2,))
+            state = self._init_fn(key, fixed, C)
         self.model.check_params(state.params)
         return state
+
+    def _host_init(self, key, fixed, num_chains) -> LearnerState | None:
+        """The initial state computed on the host (NumPy, seeded from ``key``), where every
+        parameter initializer has a host form, the sampler's state is just the values and the
+        optimiser state holds no arrays; ``None`` otherwise. Nothing is compiled."""
+        factors = self.model.factors
+        if not self.sampler._init_wraps_values or not all(
+                f.name in fixed or hasattr(f.init, "host") for f in factors):
+            return None
+        shapes = {f.name: jax.ShapeDtypeStruct(f.shape, jnp.float32) for f in factors}
+        if jax.tree.leaves(jax.eval_shape(self.optimizer.init, shapes)):
+            return None
+        rng = host_rng(key)
+        params = {f.name: np.asarray(fixed[f.name], np.float32) if f.name in fixed
+                  else f.init.host(rng, f.shape) for f in factors}
+        xb = host_random_blocked(rng, self.model.groups.values(), num_chains)
+        if self.mesh is None:
+            params, xb = jax.device_put((params, xb))
+        else:
+            params, xb = put_replicated(params, self.mesh), put_chains(xb, self.mesh, num_chains)
+        new_key = put_replicated({"k": host_key(rng, key)}, self.mesh)["k"]
+        return LearnerState(params, self.optimizer.init(params), self.sampler._init(None, None, xb),
+                            new_key, jax.device_put(np.zeros((), np.int32)))
 
     def _init_impl(self, key, fixed, num_chains):
         """Parameters (the model's initializers, overridden by ``fixed``), optimiser state and

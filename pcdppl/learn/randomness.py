@@ -7,7 +7,8 @@ derives all the randomness of an epoch outside the negative-phase sampler from *
 ``jax.random.split``: the new learner key, every minibatch's keys, and the bits that
 shuffle the data (the key data of further split keys are uniformly random words; their
 argsort is a uniformly random permutation, ties among 32-bit words aside). The initial
-state uses one split for the parameter initializers and one uniform draw for the chains.
+state uses one split for the parameter initializers and one uniform draw for the chains —
+or, where every initial value has a host form (:func:`host_rng`), no compiled program at all.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ..graph.groups import VariableGroup
 from ..samplers.rng import split, uniform
@@ -54,3 +56,28 @@ def random_blocked(key, groups, num_chains: int) -> dict[str, Array]:
         out[g.name] = (2 * idx - 1).astype(jnp.int8) if g.kind == "spin" else idx
         start += n
     return out
+
+
+def host_rng(key) -> np.random.Generator:
+    """A NumPy generator seeded from the data of a JAX key, for initial values computed on
+    the host (no compilation): the same key always gives the same stream."""
+    words = np.asarray(jax.random.key_data(key), np.uint32).reshape(-1)
+    return np.random.default_rng([int(w) for w in words] + [0x70636470])
+
+
+def host_random_blocked(rng: np.random.Generator, groups, num_chains: int) -> dict[str, np.ndarray]:
+    """Uniformly random values of every group, blocked layout, on the host:
+    ``dict[name, int8 ndarray (n_g, num_chains)]``."""
+    out = {}
+    for g in groups:
+        idx = rng.integers(0, g.num_states, size=(g.size, num_chains), dtype=np.int8)
+        out[g.name] = (2 * idx - 1).astype(np.int8) if g.kind == "spin" else idx
+    return out
+
+
+def host_key(rng: np.random.Generator, like) -> jax.Array:
+    """A fresh JAX key (of the implementation of ``like``) drawn from ``rng``."""
+    impl = jax.random.key_impl(like)
+    shape = jax.random.key_data(like).shape
+    return jax.random.wrap_key_data(rng.integers(0, 2**32, size=shape, dtype=np.uint32),
+                                    impl=impl)

@@ -125,6 +125,9 @@ class Sampler:
 
     model: Model
     mesh = None
+    # True where ``_init`` only wraps the values (uses neither key nor parameters): learners
+    # may then build the initial state on the host, without compiling a program
+    _init_wraps_values = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

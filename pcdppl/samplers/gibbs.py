@@ -46,6 +46,8 @@ class BlockGibbs(Sampler):
     def __repr__(self) -> str:
         return f"BlockGibbs({len(self._blocks)} blocks, clamp={self.clamp})"
 
+    _init_wraps_values = True
+
     def _init(self, key, bp, xb):
         return GibbsState(x=dict(xb))
 

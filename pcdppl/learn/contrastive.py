@@ -256,9 +256,11 @@ class ContrastiveLearner:
     def _epoch_fn(self, visible: tuple, num_examples: int, plan=None):
         cache_key = (visible, num_examples, plan)
         if cache_key not in self._epoch_cache:
+            units = sum(g.size for g in self.model.groups.values())
+            C = self.num_chains if self.persistent else self.batch_size
             self._epoch_cache[cache_key] = _xla.jit(
                 self._make_epoch(visible, num_examples, plan), mesh=self.mesh,
-                donate_argnums=(0,))
+                size=units * (C + self.batch_size), donate_argnums=(0,))
         return self._epoch_cache[cache_key]
 
     def _make_epoch(self, visible: tuple, N: int, plan=None):

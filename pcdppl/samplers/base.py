@@ -251,7 +251,9 @@ def _sample_program(platform_options):
 def _sample_jit(sampler, key, params, state, beta, num_warmup, num_samples, thin, mesh=None):
     traced = any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves((key, params, state, beta)))
     # compiler options are allowed on top-level programs only (not when called inside jit)
-    opts = None if traced else compiler_options(mesh if mesh is not None else sampler.mesh)
+    size = sum(math.prod(v.shape) for v in state.x.values())  # chains x units
+    opts = None if traced else compiler_options(mesh if mesh is not None else sampler.mesh,
+                                                size=size)
     return _sample_program(tuple(sorted(opts.items())) if opts else None)(
         sampler, key, params, state, beta, num_warmup, num_samples, thin, mesh)
 

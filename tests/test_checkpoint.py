@@ -24,18 +24,31 @@ def _learner(model):
     return pp.PCD(model, num_chains=30, k=2, batch_size=25, optimizer=optax.adam(0.01))
 
 
+# One learner per model size, shared by the tests of this module: a learner compiles its
+# epoch once, and every fit starts from its own key or checkpoint. Resuming is always done
+# by a fresh learner, as a new process would.
+@pytest.fixture(scope="module")
+def learner12():
+    return _learner(pp.models.rbm(64, 12))
+
+
+@pytest.fixture(scope="module")
+def learner8():
+    return _learner(pp.models.rbm(64, 8))
+
+
 def _leaves(state):
     is_key = lambda x: jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)  # noqa: E731
     return [np.asarray(jax.random.key_data(x)) if is_key(x) else np.asarray(x)
             for x in jax.tree.leaves(state)]
 
 
-def test_resume_is_bit_exact(tmp_path, digits):
-    model = pp.models.rbm(64, 12)
-    full = _learner(model).fit(digits, num_epochs=6, key=3, progress=False)
+def test_resume_is_bit_exact(tmp_path, digits, learner12):
+    model = learner12.model
+    full = learner12.fit(digits, num_epochs=6, key=3, progress=False)
     ck = tmp_path / "ck"
-    part = _learner(model).fit(digits, num_epochs=6, key=3, progress=False,
-                               checkpoint_dir=ck, checkpoint_every=2)
+    part = learner12.fit(digits, num_epochs=6, key=3, progress=False,
+                         checkpoint_dir=ck, checkpoint_every=2)
     assert sorted(os.listdir(ck)) == ["ckpt-000002.npz", "ckpt-000004.npz", "ckpt-000006.npz"]
     # resume from epoch 2 in a fresh learner (a new process would do the same)
     resumed = _learner(model).fit(digits, num_epochs=6, progress=False,
@@ -53,10 +66,9 @@ def test_resume_is_bit_exact(tmp_path, digits):
         _learner(model).fit(digits, num_epochs=6, progress=False, resume=ck)
 
 
-def test_keeps_newest_and_writes_atomically(tmp_path, digits):
-    model = pp.models.rbm(64, 8)
-    _learner(model).fit(digits, num_epochs=5, key=0, progress=False, checkpoint_dir=tmp_path,
-                        checkpoint_every=1)
+def test_keeps_newest_and_writes_atomically(tmp_path, digits, learner8):
+    learner8.fit(digits, num_epochs=5, key=0, progress=False, checkpoint_dir=tmp_path,
+                 checkpoint_every=1)
     names = sorted(os.listdir(tmp_path))
     assert names == ["ckpt-000003.npz", "ckpt-000004.npz", "ckpt-000005.npz"]  # no temp files
     assert latest_checkpoint(tmp_path).endswith("ckpt-000005.npz")
@@ -64,9 +76,8 @@ def test_keeps_newest_and_writes_atomically(tmp_path, digits):
     assert meta["epoch"] == 5 and len(hist["epoch"]) == 5
 
 
-def test_corrupted_or_truncated_checkpoint(tmp_path, digits):
-    model = pp.models.rbm(64, 8)
-    learner = _learner(model)
+def test_corrupted_or_truncated_checkpoint(tmp_path, digits, learner8):
+    learner = learner8
     learner.fit(digits, num_epochs=1, key=0, progress=False, checkpoint_dir=tmp_path)
     good = tmp_path / "ckpt-000001.npz"
     raw = good.read_bytes()
@@ -92,9 +103,9 @@ def test_corrupted_or_truncated_checkpoint(tmp_path, digits):
         other.fit(digits, num_epochs=3, resume=good, progress=False)
 
 
-def test_ctrl_c_saves_and_resumes(tmp_path, digits):
-    model = pp.models.rbm(64, 12)
-    full = _learner(model).fit(digits, num_epochs=300, key=1, progress=False)
+def test_ctrl_c_saves_and_resumes(tmp_path, digits, learner12):
+    model = learner12.model
+    full = learner12.fit(digits, num_epochs=300, key=1, progress=False)
 
     def interrupt():  # Ctrl-C once the first checkpoint exists
         for _ in range(6000):
@@ -106,8 +117,8 @@ def test_ctrl_c_saves_and_resumes(tmp_path, digits):
     t = threading.Thread(target=interrupt)
     t.start()
     with pytest.raises(pp.learn.TrainingInterrupted) as info:
-        _learner(model).fit(digits, num_epochs=300, key=1, progress=False,
-                            checkpoint_dir=tmp_path, checkpoint_every=1)
+        learner12.fit(digits, num_epochs=300, key=1, progress=False,
+                      checkpoint_dir=tmp_path, checkpoint_every=1)
     t.join()
     assert isinstance(info.value, KeyboardInterrupt) and 1 <= info.value.epoch < 300
     assert os.path.exists(info.value.checkpoint)

@@ -1,9 +1,11 @@
 """Chains and minibatches sharded over several devices agree with the single-device run.
 
-JAX fixes its device count when it starts, so the tests that need four devices run in a
-child pytest process started with ``XLA_FLAGS=--xla_force_host_platform_device_count=4``
-(the one test in this process, ``test_sharded_suite_in_subprocess``, starts it and shows
-its output on failure). The multi-host example runs two ``jax.distributed`` processes.
+JAX fixes its device count when it starts, so the tests that need four devices run in
+child pytest processes started with ``XLA_FLAGS=--xla_force_host_platform_device_count=4``
+(``test_sharded_suite_in_subprocess`` starts them and shows their output on failure). The
+child tests are split into two parts of similar cost, each run serially in its own child,
+so that pytest-xdist can run the parts side by side; together they run every child test.
+The multi-host example runs two ``jax.distributed`` processes.
 """
 
 from __future__ import annotations
@@ -29,15 +31,22 @@ def _env(**extra) -> dict:
 
 if not CHILD:
 
-    def test_sharded_suite_in_subprocess():
+    # -k expressions of the two parts: one part and its complement, so no child test is left out
+    SAMPLING = "sample_equals or subclass or fused or four_devices"
+    PARTS = {"sampling": SAMPLING, "fitting-and-errors": f"not ({SAMPLING})"}
+
+    @pytest.mark.parametrize("part", sorted(PARTS))
+    def test_sharded_suite_in_subprocess(part):
         env = _env(PCDPPL_SHARDING_CHILD="1",
                    XLA_FLAGS=f"--xla_force_host_platform_device_count={NDEV}",
                    JAX_PLATFORMS="cpu")
-        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p",
-                            "no:cacheprovider", __file__], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=900)
+        # -n 0: the child runs serially (xdist already runs the parts in parallel)
+        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-n", "0", "-p",
+                            "no:cacheprovider", "-k", PARTS[part], __file__], cwd=ROOT,
+                           env=env, capture_output=True, text=True, timeout=900)
         assert r.returncode == 0, f"sharded tests failed:\n{r.stdout[-8000:]}\n{r.stderr[-3000:]}"
-        assert " passed" in r.stdout and "skipped" not in r.stdout.split("\n")[-2], r.stdout
+        summary = r.stdout.strip().split("\n")[-1]
+        assert " passed" in summary and "skipped" not in summary, r.stdout
 
     def test_multihost_example_two_processes():
         env = _env(JAX_PLATFORMS="cpu")
@@ -163,11 +172,13 @@ else:
             assert _chain_split(f4.state.chains.x[g], 1)
             same = np.mean(np.asarray(f1.chains[g]) == np.asarray(f4.chains[g]))
             assert same >= 0.99, (g, same)  # exact up to rare ties flipped by rounding
-        # a single-device fit continued on the mesh (from a copy: an epoch donates its state)
+        # a single-device fit continued on the mesh (from a copy: an epoch donates its state).
+        # The learners are reused: each one compiles its epoch once, and the placement of a
+        # resumed state does not depend on which learner on the mesh continues it.
         copied = jax.tree.map(lambda a: a.copy(), f1.state)
-        x4 = pp.PCD(model, devices=NDEV, **kw).fit(data, 1, resume=copied, progress=False)
+        x4 = f4.learner.fit(data, 1, resume=copied, progress=False)
         # resuming keeps the sharding and keeps agreeing
-        r1 = pp.PCD(model, **kw).fit(data, 1, resume=f1, progress=False)
+        r1 = f1.learner.fit(data, 1, resume=f1, progress=False)
         r4 = f4.learner.fit(data, 1, resume=f4, progress=False)
         for p in f1.params:
             np.testing.assert_allclose(np.asarray(r4.params[p]), np.asarray(r1.params[p]),

@@ -214,7 +214,10 @@ class ContrastiveLearner:
         parameter initializer has a host form, the sampler's state is just the values and the
         optimiser state holds no arrays; ``None`` otherwise. Nothing is compiled."""
         factors = self.model.factors
-        if not self.sampler._init_wraps_values or not all(
+        # the flag must come from the class that defines ``_init`` (a subclass overriding
+        # ``_init`` of block Gibbs builds other state)
+        owner = next(c for c in type(self.sampler).__mro__ if "_init" in c.__dict__)
+        if not owner.__dict__.get("_init_wraps_values", False) or not all(
                 f.name in fixed or hasattr(f.init, "host") for f in factors):
             return None
         shapes = {f.name: jax.ShapeDtypeStruct(f.shape, jnp.float32) for f in factors}

@@ -62,6 +62,29 @@ def test_stuck_chain_is_flagged():
     assert any("ESS per chain" in p or "R-hat" in p for p in mixing_problems({"m": slow}))
 
 
+def test_mixing_check_thins_long_recordings():
+    rng = np.random.default_rng(2)
+    ok = _ar1(rng, 4, 4000, 0.5)
+    offset = ok.copy()
+    offset[0] += 3.0
+    frozen = ok.copy()
+    frozen[1, 2000:] = 0.25  # frozen over the whole window (the last half)
+    nearly = frozen.copy()
+    nearly[1, 2001] = 0.3  # moves once, at a draw that the thinning (every 40th) skips
+    msgs = mixing_problems({"energy": ok, "mean_v": offset, "mean_h": frozen, "m": nearly},
+                           max_draws=50)
+    assert [m.split(":")[0] for m in msgs] == ["mean_v", "mean_h", "m"]
+    assert msgs[0].startswith("mean_v: R-hat")
+    assert "1 of 4 chains frozen over the last 2000 draws" in msgs[1]
+    assert "frozen" not in msgs[2]  # the frozen-chain check sees every draw
+    slow = _ar1(rng, 4, 4000, 0.9999)
+    msg = mixing_problems({"m": slow}, max_draws=100)
+    assert msg and ("R-hat" in msg[0] or "(thinned by 20)" in msg[0])
+    for bad in (0, 3, 2.5, "10"):
+        with pytest.raises(ValueError, match="max_draws"):
+            mixing_problems({"energy": ok}, max_draws=bad)
+
+
 def _digits_rbm():
     data = pp.data.load_digits(threshold=8)
     return data, pp.models.rbm(data.shape, 8)

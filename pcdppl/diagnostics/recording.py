@@ -128,7 +128,9 @@ def warn_mixing(recording: Recording, *, min_draws: int = 20, stacklevel: int = 
     chains did not mix over the last half of the recording; returns the messages.
 
     R-hat is computed without splitting chains here: the parameters move during learning and
-    every chain drifts with them, which is not a mixing failure.
+    every chain drifts with them, which is not a mixing failure. R-hat and ESS use at most
+    ``max_draws`` (default 256) evenly thinned draws per chain, so that the check stays a
+    small part of a long fit (see :func:`~pcdppl.diagnostics.mixing_problems`).
     """
     import warnings
 
@@ -137,6 +139,7 @@ def warn_mixing(recording: Recording, *, min_draws: int = 20, stacklevel: int = 
     if recording.num_draws < min_draws:
         return []
     kw.setdefault("split", False)
+    kw.setdefault("max_draws", 256)
     problems = mixing_problems(recording.posterior, **kw)
     problems.sort(key=lambda p: ("frozen" not in p, "R-hat" not in p))  # the clearest first
     if problems:

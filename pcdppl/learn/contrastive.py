@@ -462,7 +462,9 @@ class ContrastiveLearner:
         data_b = {}
         for g in visible:
             lay = self.model.layouts[g]
-            data_b[g] = jnp.asarray(ds[g] if lay.identity else ds[g][:, lay.perm])
+            # device_put, not jnp.asarray: the latter compiles a copy program
+            data_b[g] = jax.device_put(np.ascontiguousarray(ds[g] if lay.identity
+                                                            else ds[g][:, lay.perm]))
         data_b = put_replicated(data_b, self.mesh)  # every device gathers its own minibatch
         if self.mesh is not None:  # a resumed state may come from elsewhere: place it
             C = next(iter(state.chains.x.values())).shape[1]
@@ -494,10 +496,10 @@ class ContrastiveLearner:
                     state, metrics, finite, records = epoch_fn(state, data_b)
                 if recording is not None:
                     recording.append(records)
-                metrics = jax.device_get(metrics)
+                metrics, finite, epoch = jax.device_get((metrics, finite, state.epoch))
                 t_train += time.perf_counter() - t0
-                epoch = int(state.epoch)
-                if not bool(finite):
+                epoch = int(epoch)
+                if not finite:
                     raise FloatingPointError(
                         f"parameters became NaN or infinite in epoch {epoch + 1}; lower the "
                         f"learning rate. The last finite parameters are in this error's "

@@ -2,10 +2,13 @@
 
 The learner's epoch is one ``lax.scan`` over minibatches. :func:`record_plan` fixes, at
 trace time, which minibatch steps of an epoch are recorded; :func:`record_step` evaluates
-the tracked statistics under ``lax.cond`` (nothing is computed on other steps) and the epoch
-gathers the recorded rows, so each epoch returns ``(num_records, C, ...)`` device arrays.
-:class:`Recording` keeps those arrays on the device and converts them once, at the end of
-``fit``, to an ArviZ DataTree (chain = particle, draw = recording).
+the tracked statistics under ``lax.cond`` (nothing is computed on other steps) and packs
+them into one ``(C, F)`` array, and the epoch gathers the recorded rows, so each epoch
+returns a single ``(num_records, C, F)`` device array. (One array rather than one per
+statistic: every array the scan stacks and gathers is a kernel XLA compiles, and compile
+time is most of a short fit's time.) :class:`Recording` keeps those arrays on the device
+and unpacks them once, at the end of ``fit``, into per-statistic arrays for an ArviZ
+DataTree (chain = particle, draw = recording).
 """
 
 from __future__ import annotations
@@ -48,18 +51,46 @@ def make_recorder(model, plan):
     return ChainRecorder(model, {g: np.asarray(i, np.int64) for g, i in units}), rows
 
 
+def _layout(shapes) -> tuple:
+    """``(part, name, per-chain shape, dtype)`` of every statistic in the packed order."""
+    return tuple((part, name, tuple(s.shape[1:]), np.dtype(s.dtype))
+                 for part, stats in enumerate(shapes) for name, s in stats.items())
+
+
 def record_step(recorder, flag, bp, state):
-    """Tracked statistics of ``state`` when ``flag`` is true, zeros otherwise (one
-    ``lax.cond``: nothing is evaluated on steps that are not recorded)."""
+    """Tracked statistics of ``state`` packed into one ``(C, F)`` array when ``flag`` is
+    true, zeros otherwise (one ``lax.cond``: nothing is evaluated on steps that are not
+    recorded). Sets ``recorder.layout``, which :meth:`Recording.finish` unpacks with."""
     shapes = jax.eval_shape(recorder, bp, state)
-    return jax.lax.cond(flag, lambda: recorder(bp, state),
-                        lambda: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes))
+    layout = recorder.layout = _layout(shapes)
+    C = next(iter(state.x.values())).shape[1]
+    dtype = jnp.result_type(*(d for *_, d in layout)) if layout else jnp.float32
+    width = sum(int(np.prod(shape)) for _, _, shape, _ in layout)
+
+    def packed():
+        stats = recorder(bp, state)
+        return jnp.concatenate([stats[part][name].reshape(C, -1).astype(dtype)
+                                for part, name, *_ in layout], axis=1)
+
+    return jax.lax.cond(flag, packed, lambda: jnp.zeros((C, width), dtype))
 
 
 def gather_records(records, rows):
     """Keep the recorded minibatch steps of an epoch's scan output."""
-    idx = np.asarray(rows, np.int32)
-    return jax.tree.map(lambda r: r[idx], records)
+    return records[np.asarray(rows, np.int32)]
+
+
+def unpack(packed: np.ndarray, layout) -> tuple[dict, dict]:
+    """``(C, D, F)`` packed records -> ``(posterior, sample_stats)`` dicts of
+    ``(C, D, ...)`` arrays in their own dtypes."""
+    C, D = packed.shape[:2]
+    parts: tuple[dict, dict] = ({}, {})
+    start = 0
+    for part, name, shape, dtype in layout:
+        size = int(np.prod(shape))
+        parts[part][name] = packed[:, :, start:start + size].reshape(C, D, *shape).astype(dtype)
+        start += size
+    return parts
 
 
 @dataclass
@@ -78,31 +109,34 @@ class Recording:
     posterior: dict = field(default_factory=dict)
     sample_stats: dict = field(default_factory=dict)
     _pending: list = field(default_factory=list, repr=False)
+    _recorder: ChainRecorder | None = field(default=None, repr=False)
 
     @classmethod
     def start(cls, recorder: ChainRecorder, attrs: dict, previous: Recording | None = None):
+        """A recording of the packed records that ``recorder`` (the one the epoch program
+        was traced with: its ``layout`` unpacks them) produces."""
         dims, coords = recorder.dims()
-        rec = cls(dims=dims, coords=coords, attrs=dict(attrs))
+        rec = cls(dims=dims, coords=coords, attrs=dict(attrs), _recorder=recorder)
         if previous is not None and previous.dims == dims and previous.posterior:
             rec.posterior = dict(previous.posterior)  # copies: the earlier fit keeps its own
             rec.sample_stats = dict(previous.sample_stats)
         return rec
 
     def append(self, epoch_records) -> None:
-        """Add one epoch's ``(posterior, sample_stats)`` device arrays ``(R, C, ...)``."""
+        """Add one epoch's packed ``(R, C, F)`` device array."""
         self._pending.append(epoch_records)
 
     def finish(self) -> Recording:
-        """Move the pending records to the host: one transfer for the whole fit."""
+        """Move the pending records to the host (one transfer for the whole fit) and unpack
+        them into per-statistic arrays."""
         if self._pending:
             from ..sharding import to_host
 
-            epochs = to_host(self._pending)  # one transfer, concatenated on the host
+            packed = np.concatenate(to_host(self._pending))  # (draws, C, F)
             self._pending = []
-            for part, target in enumerate((self.posterior, self.sample_stats)):
-                for k in epochs[0][part]:
-                    v = np.concatenate([np.asarray(e[part][k]) for e in epochs])
-                    v = np.swapaxes(v, 0, 1)  # (C, R, ...)
+            new = unpack(np.swapaxes(packed, 0, 1), self._recorder.layout)
+            for part, target in zip(new, (self.posterior, self.sample_stats), strict=True):
+                for k, v in part.items():
                     old = target.get(k)
                     target[k] = v if old is None or old.shape[0] != v.shape[0] else \
                         np.concatenate([old, v], axis=1)

@@ -71,6 +71,8 @@ class ChainRecorder:
     with the chain axis first (``(C,)`` or ``(C, k)``), ready to stack along draws.
     """
 
+    layout = None  # set by recording.record_step: how the recorded statistics are packed
+
     def __init__(self, model: Model, units=3):
         self.model = model
         self.units = resolve_units(model, units)

@@ -182,6 +182,7 @@ class ContrastiveLearner:
             check_divisible(self.num_chains, self.mesh, "num_chains")
         check_divisible(self.batch_size, self.mesh, "batch_size")
         self._epoch_cache: dict = {}
+        self._recorders: dict = {}  # recording plan -> the ChainRecorder its epochs pack with
         self._init_fn = None
 
     def __repr__(self) -> str:
@@ -266,6 +267,14 @@ class ContrastiveLearner:
                 size=units * (C + self.batch_size), donate_argnums=(0,))
         return self._epoch_cache[cache_key]
 
+    def _recorder(self, plan):
+        """The recorder (and recorded rows) of a plan, one per plan: an epoch program and
+        the :class:`~pcdppl.diagnostics.recording.Recording` that unpacks its output share
+        it."""
+        if plan not in self._recorders:
+            self._recorders[plan] = _rec.make_recorder(self.model, plan)
+        return self._recorders[plan]
+
     def _make_epoch(self, visible: tuple, N: int, plan=None):
         model, sampler, opt = self.model, self.sampler, self.optimizer
         latent = tuple(g for g in model.groups if g not in visible)
@@ -273,7 +282,7 @@ class ContrastiveLearner:
         clamped = self._clamped_sampler(visible)
         B, nb = self.batch_size, N // self.batch_size
         persistent, k, k_pos_sweeps = self.persistent, self.k, self.k_positive
-        recorder, rec_rows = _rec.make_recorder(model, plan)
+        recorder, rec_rows = self._recorder(plan)
         rec_flags = np.isin(np.arange(nb), rec_rows if rec_rows else ())
         mesh = self.mesh
         C = self.num_chains if persistent else B
@@ -475,7 +484,7 @@ class ContrastiveLearner:
         plan = _rec.record_plan(self.model, N // self.batch_size, record_every, track_units)
         epoch_fn = self._epoch_fn(visible, N, plan)
         recording = None if plan is None else _rec.Recording.start(
-            _rec.make_recorder(self.model, plan)[0],
+            self._recorder(plan)[0],
             {"record_every": record_every or max(1, N // self.batch_size // 10),
              "minibatches_per_epoch": N // self.batch_size,
              "recorded_steps_per_epoch": len(plan[0])},

@@ -16,6 +16,12 @@ Model: 64 visible, 16 hidden binary units. Quality: the exact test log-likelihoo
   compilation included, evaluation excluded). Run B repeats the fit for exactly the
   epochs run A needed to reach the target, without validation, timing wall and CPU.
 
+Both sides are repeated over ``--repeats`` seeds (``random_state`` / ``key`` = 0, 1, ...):
+the target is the median of scikit-learn's final test log-likelihoods, and the ratio is
+that of the median times (one run of either is noisy: PCD's test log-likelihood swings by
+about a nat between epochs, and the shared machines' speed drifts). Seed 0 gives the
+learning curves of the plot.
+
 Target: pcdppl reaches scikit-learn's final test log-likelihood in under half of
 scikit-learn's time. Exact-gradient maximum likelihood reaches about -18.4 here.
 
@@ -49,11 +55,12 @@ PCDPPL_SCRIPT = textwrap.dedent("""
     t_import = time.perf_counter() - t0
     epochs, validate, lr = int(sys.argv[1]), sys.argv[2] == "1", float(sys.argv[3])
     record_every = None if sys.argv[4] == "default" else int(sys.argv[4])
+    seed = int(sys.argv[5])
     data = pp.data.load_digits(threshold=8)
     model = pp.models.rbm(64, 16)
     learner = pp.PCD(model, num_chains=100, k=1, batch_size=20, optimizer=optax.sgd(lr))
     w, c = time.perf_counter(), time.process_time()
-    fit = learner.fit(data.train, epochs, key=0, progress=False,
+    fit = learner.fit(data.train, epochs, key=seed, progress=False,
                       validation=data.test if validate else None, eval_every=1,
                       record_every=record_every)
     wall, cpu = time.perf_counter() - w, time.process_time() - c
@@ -70,11 +77,11 @@ PCDPPL_SCRIPT = textwrap.dedent("""
 RECORD_EVERY = "default"  # set from --record-every in main()
 
 
-def run_pcdppl(epochs: int, validate: bool, lr: float) -> dict:
+def run_pcdppl(epochs: int, validate: bool, lr: float, seed: int = 0) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("JAX_COMPILATION_CACHE_DIR", None)  # cold: no persistent compilation cache
     out = subprocess.run([sys.executable, "-c", PCDPPL_SCRIPT, str(epochs), str(int(validate)),
-                          str(lr), RECORD_EVERY], capture_output=True, text=True, env=env, cwd=ROOT)
+                          str(lr), RECORD_EVERY, str(seed)], capture_output=True, text=True, env=env, cwd=ROOT)
     if out.returncode != 0:
         raise RuntimeError(f"pcdppl subprocess failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -86,23 +93,27 @@ def sklearn_params(rbm) -> dict:
             "b_h": rbm.intercept_hidden_.astype(np.float32)}
 
 
-def run_sklearn(train, test, model, epochs: int, chunk: int) -> dict:
+def run_sklearn(train, test, model, epochs: int, chunk: int, seed: int = 0,
+                curve: bool = True) -> dict:
+    """One timed ``BernoulliRBM.fit``; with ``curve``, also its learning curve (a replay)."""
     from sklearn.neural_network import BernoulliRBM
     from sklearn.utils import check_random_state, gen_even_slices
 
     import pcdppl as pp
 
     X = train.astype(np.float64)
-    kw = dict(n_components=16, batch_size=20, learning_rate=0.1, random_state=0)
+    kw = dict(n_components=16, batch_size=20, learning_rate=0.1, random_state=seed)
     rbm = BernoulliRBM(n_iter=epochs, **kw)
     w, c = time.perf_counter(), time.process_time()
     rbm.fit(X)
     wall, cpu = time.perf_counter() - w, time.process_time() - c
     final = float(pp.evaluate.log_likelihood(model, sklearn_params(rbm), test))
+    if not curve:
+        return {"wall_s": wall, "cpu_s": cpu, "final_test_ll": final}
 
     # the same fit, replayed in chunks (mirrors BernoulliRBM.fit of scikit-learn 1.x)
     r = BernoulliRBM(n_iter=epochs, **kw)
-    rng = check_random_state(0)
+    rng = check_random_state(seed)
     r.components_ = np.asarray(rng.normal(0, 0.01, (16, X.shape[1])), order="F")
     r.intercept_hidden_, r.intercept_visible_ = np.zeros(16), np.zeros(X.shape[1])
     r.h_samples_ = np.zeros((20, 16))
@@ -132,6 +143,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=150, help="pcdppl epochs in run A")
     ap.add_argument("--lr", type=float, default=0.1, help="pcdppl SGD learning rate")
     ap.add_argument("--sklearn-epochs", type=int, default=500)
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="seeds per library; medians are compared (default 3)")
     ap.add_argument("--record-every", default="default",
                     help="fit(record_every=...) for pcdppl: 'default' (diagnostics recording on, "
                          "about 10 recordings per epoch) or an int; 0 turns recording off")
@@ -145,45 +158,58 @@ def main() -> None:
 
     data = pp.data.load_digits(threshold=8)
     model = pp.models.rbm(64, 16)
-    sk = run_sklearn(data.train, data.test, model, args.sklearn_epochs, chunk=10)
-    target = sk["final_test_ll"]
-    a = run_pcdppl(args.epochs, True, args.lr)
-    i, t_a = first_reach(a["time"], a["test_ll"], target)
-    j, t_a_issue = first_reach(a["time"], a["test_ll"], ISSUE_TARGET)
-    b = run_pcdppl(a["epoch"][i], False, args.lr) if i is not None else None
-    c = run_pcdppl(a["epoch"][j], False, args.lr) if j is not None else None
+    seeds = range(args.repeats)
+    sks = [run_sklearn(data.train, data.test, model, args.sklearn_epochs, chunk=10, seed=r,
+                       curve=r == 0) for r in seeds]
+    sk = sks[0]
+    target = float(np.median([x["final_test_ll"] for x in sks]))
+    sk_wall = float(np.median([x["wall_s"] for x in sks]))
+    sk_cpu = float(np.median([x["cpu_s"] for x in sks]))
+    runs = []
+    for r in seeds:
+        a = run_pcdppl(args.epochs, True, args.lr, r)
+        i, t_a = first_reach(a["time"], a["test_ll"], target)
+        j, t_issue = first_reach(a["time"], a["test_ll"], ISSUE_TARGET)
+        b = run_pcdppl(a["epoch"][i], False, args.lr, r) if i is not None else None
+        runs.append({"a": a, "i": i, "t_a": t_a, "j": j, "t_issue": t_issue, "b": b})
+    a = runs[0]["a"]
 
     print(f"\nRBM 64x16 on digits > 8 (1437 train / 360 test), exact test log-likelihood "
-          f"(nats per image); scikit-learn {sk['version']}, CPU")
-    print(f"{'':<44} {'test LL':>9} {'epochs':>7} {'wall s':>8} {'CPU s':>7}")
-    print(f"{'scikit-learn BernoulliRBM, fit':<44} {target:>9.3f} {args.sklearn_epochs:>7} "
-          f"{sk['wall_s']:>8.2f} {sk['cpu_s']:>7.2f}")
-    best_sk = max(x[2] for x in sk["curve"])
-    print(f"{'  (its best test LL on the 10-epoch curve)':<44} {best_sk:>9.3f}")
-    ll_a = np.asarray(a["test_ll"])
-    print(f"{'pcdppl PCD, run A (' + str(args.epochs) + ' epochs, history time)':<44} "
-          f"{ll_a[-1]:>9.3f} {args.epochs:>7} {a['time'][-1]:>8.2f} {'':>7}")
-    print(f"{'  first epoch (init + compile + epoch)':<44} {ll_a[0]:>9.3f} {1:>7} "
-          f"{a['time'][0]:>8.2f}")
-    rows = [("reach scikit-learn's final LL", i, t_a, b, target),
-            ("reach -18.9 (issue's figure)", j, t_a_issue, c, ISSUE_TARGET)]
-    for name, k, t_hist, run, tgt in rows:
-        if k is None:
-            print(f"pcdppl never reached {tgt:.3f} in {args.epochs} epochs")
-            continue
-        print(f"{'pcdppl ' + name + ', run A':<44} {ll_a[k]:>9.3f} {a['epoch'][k]:>7} "
-              f"{t_hist:>8.2f}")
-        print(f"{'pcdppl ' + name + ', run B (fit only)':<44} {run['final_test_ll']:>9.3f} "
-              f"{a['epoch'][k]:>7} {run['fit_wall_s']:>8.2f} {run['fit_cpu_s']:>7.2f}")
-    print(f"{'exact-gradient ML (ceiling)':<44} {CEILING:>9.1f}")
-    if i is not None:
-        print(f"\nratio pcdppl / scikit-learn time to scikit-learn's final test LL {target:.3f}: "
-              f"wall {t_a / sk['wall_s']:.2f} (run A), {b['fit_wall_s'] / sk['wall_s']:.2f} "
-              f"(run B); CPU {b['fit_cpu_s'] / sk['cpu_s']:.2f} (run B)  [target < 0.5]")
-    if j is not None:
-        print(f"ratio to -18.9: wall {t_a_issue / sk['wall_s']:.2f} (run A), "
-              f"{c['fit_wall_s'] / sk['wall_s']:.2f} (run B); CPU "
-              f"{c['fit_cpu_s'] / sk['cpu_s']:.2f} (run B)")
+          f"(nats per image); scikit-learn {sk['version']}, CPU; {args.repeats} seeds")
+    print(f"\nscikit-learn BernoulliRBM, {args.sklearn_epochs} epochs, per seed:")
+    print(f"{'seed':>5} {'test LL':>9} {'wall s':>8} {'CPU s':>7}")
+    for r, x in zip(seeds, sks, strict=True):
+        print(f"{r:>5} {x['final_test_ll']:>9.3f} {x['wall_s']:>8.2f} {x['cpu_s']:>7.2f}")
+    print(f"{'median':>5} {target:>9.3f} {sk_wall:>8.2f} {sk_cpu:>7.2f}   <- target LL and time")
+    print(f"  (seed 0's best test LL on its 10-epoch curve: "
+          f"{max(x[2] for x in sk['curve']):.3f})")
+    print(f"\npcdppl PCD per seed (run A: {args.epochs} epochs, test LL every epoch, history "
+          f"time; run B: a fresh fit of the epochs run A needed, wall and CPU):")
+    print(f"{'seed':>5} {'1st epoch s':>11} {'LL after ' + str(args.epochs):>14} "
+          f"{'epochs to target':>16} {'run A s':>8} {'run B s':>8} {'B CPU s':>8} "
+          f"{'to -18.9: epochs, s':>20}")
+    for r, run in zip(seeds, runs, strict=True):
+        ra, b = run["a"], run["b"]
+        reach = (f"{ra['epoch'][run['i']]:>16} {run['t_a']:>8.2f} {b['fit_wall_s']:>8.2f} "
+                 f"{b['fit_cpu_s']:>8.2f}" if b else f"{'never':>16} {'':>8} {'':>8} {'':>8}")
+        issue = (f"{ra['epoch'][run['j']]:>4}, {run['t_issue']:.2f}" if run["j"] is not None
+                 else "never")
+        print(f"{r:>5} {ra['time'][0]:>11.2f} {ra['test_ll'][-1]:>14.3f} {reach} {issue:>20}")
+    reached = [run for run in runs if run["b"] is not None]
+    print(f"exact-gradient ML (ceiling): {CEILING}")
+    if len(reached) < len(runs):
+        print(f"\npcdppl did not reach {target:.3f} within {args.epochs} epochs for "
+              f"{len(runs) - len(reached)} of {len(runs)} seeds: no ratio")
+    else:
+        med_a = float(np.median([run["t_a"] for run in runs]))
+        med_b = float(np.median([run["b"]["fit_wall_s"] for run in runs]))
+        med_cpu = float(np.median([run["b"]["fit_cpu_s"] for run in runs]))
+        ratios = [run["t_a"] / x["wall_s"] for run, x in zip(runs, sks, strict=True)]
+        print(f"\nratio of medians, pcdppl / scikit-learn time to scikit-learn's final test LL "
+              f"{target:.3f}: wall {med_a / sk_wall:.2f} (run A), {med_b / sk_wall:.2f} "
+              f"(run B); CPU {med_cpu / sk_cpu:.2f} (run B)  [target < 0.5]")
+        print(f"per seed (run A / that seed's scikit-learn fit): "
+              f"{', '.join(f'{q:.2f}' for q in ratios)}")
     print(f"(pcdppl import {a['import_s']:.2f} s, not counted; the scikit-learn replay "
           f"{'matches' if sk['replay_identical'] else 'DIFFERS FROM'} its fit)")
 
@@ -195,11 +221,12 @@ def main() -> None:
 
         fig, ax = plt.subplots(figsize=(7, 4.2))
         ep, ts, lls = zip(*sk["curve"], strict=True)
-        ax.plot(ts, lls, "o-", ms=3, label="scikit-learn BernoulliRBM (lr 0.1, every 10 epochs)")
+        ax.plot(ts, lls, "o-", ms=3,
+                label="scikit-learn BernoulliRBM (lr 0.1, every 10 epochs; seed 0)")
         ax.plot(a["time"], a["test_ll"], ".-", ms=3,
-                label=f"pcdppl PCD (sgd {args.lr}, every epoch, compile included)")
+                label=f"pcdppl PCD (sgd {args.lr}, every epoch, compile included; seed 0)")
         ax.axhline(target, color="gray", ls="--", lw=1,
-                   label=f"scikit-learn after {args.sklearn_epochs} epochs")
+                   label=f"scikit-learn after {args.sklearn_epochs} epochs (median of seeds)")
         ax.axhline(CEILING, color="k", ls=":", lw=1, label="exact-gradient ML")
         ax.set_xlabel("training time, s (wall)")
         ax.set_ylabel("exact test log-likelihood, nats")

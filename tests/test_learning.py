@@ -94,6 +94,13 @@ def test_fully_visible_history_has_pseudo_likelihood_and_resume_continues():
     assert "pseudo_log_likelihood" in fit.history
     more = learner.fit(data, num_epochs=2, resume=fit, progress=False)
     assert list(more.history["epoch"]) == [3, 4]
+    # resuming works on a copy: the fit resumed from stays usable and resumes again, to the
+    # same place (the learner state carries the key)
+    again = learner.fit(data, num_epochs=2, resume=fit.state, progress=False)
+    for name in fit.params:
+        assert np.all(np.isfinite(np.asarray(fit.params[name])))
+        np.testing.assert_array_equal(np.asarray(again.params[name]),
+                                      np.asarray(more.params[name]))
 
 
 @pytest.mark.slow

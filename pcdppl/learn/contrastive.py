@@ -422,7 +422,8 @@ class ContrastiveLearner:
             resume: a :class:`FitResult` or :class:`LearnerState` to continue from for
                 ``num_epochs`` more epochs, or a checkpoint file or folder
                 (:mod:`pcdppl.learn.checkpoint`) to continue until epoch ``num_epochs`` in
-                total, as the interrupted run would have.
+                total, as the interrupted run would have. A result or state resumed from
+                is copied, not consumed: it can be resumed from again.
             checkpoint_dir: folder for checkpoints of the whole learner state, written every
                 ``checkpoint_every`` epochs and after the last. While checkpointing, Ctrl-C
                 finishes the running epoch, saves it and raises
@@ -465,6 +466,9 @@ class ContrastiveLearner:
             if not isinstance(state, LearnerState):
                 raise TypeError("resume must be a FitResult or a LearnerState")
             self.model.check_params(state.params)
+            # the epoch program donates its input state: continue from a copy, so that the
+            # FitResult resumed from keeps its parameters and can be resumed from again
+            state = jax.device_put(state, may_alias=False)
         else:
             with _xla.gc_paused():
                 state = self.init_state(key, data, init_params)

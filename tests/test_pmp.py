@@ -130,7 +130,14 @@ def test_pmp_learner_interfaces():
                                       batch_size=20)
     fit = learner.fit(data, num_epochs=2, key=0, progress=False)
     assert len(fit.history["epoch"]) == 2 and "recon_error" in fit.history
+    assert np.all((fit.history["bp_converged"] >= 0) & (fit.history["bp_converged"] <= 1))
     assert isinstance(learner.sampler, pp.samplers.PerturbAndMaxProduct)
+    # on a tree max-product converges: every sample of every update counts as converged
+    chain = pp.models.ising(nx.path_graph(5))
+    spins = np.where(np.random.default_rng(2).random((40, 5)) < 0.5, -1, 1)
+    tree_fit = pp.PerturbAndMaxProduct(chain, num_samples=8, num_iters=60, batch_size=20).fit(
+        spins, num_epochs=2, key=0, progress=False, mixing_warnings=False)
+    np.testing.assert_array_equal(tree_fit.history["bp_converged"], 1.0)
     assert pp.PerturbAndMaxProduct(model, num_chains=7).num_chains == 7
     with pytest.raises(ValueError, match="alias"):
         pp.PerturbAndMaxProduct(model, num_samples=5, num_chains=7)

@@ -111,3 +111,8 @@ class PerturbAndMaxProduct(Sampler):
     def converged(self, state: PMPState) -> jax.Array:
         """``(num_chains,)`` bool: whether each sample's BP met the tolerance."""
         return state.residual <= self.bp.tol
+
+    def _stats(self, state: PMPState) -> dict:
+        """``bp_converged``: the fraction of samples whose BP met the tolerance (a learner's
+        history shows it per epoch, averaged over the minibatch updates)."""
+        return {"bp_converged": jnp.mean(self.converged(state).astype(jnp.float32))}

@@ -334,12 +334,9 @@ def cmd_fit(args) -> int:
     t0 = time.perf_counter()
     try:
         if kind == "dbn":
-            if args.resume is not None:
-                raise UsageError("--resume is supported for RBMs (DBN layers checkpoint to "
-                                 "checkpoints/layer*/ but are retrained from the start)")
             net = pp.DBN(model, propagate=cfg["learner"]["propagate"], **_learner_kwargs(cfg))
             print(f"model: DBN {list(model.sizes)}; learner per layer: {net.learners[0]}")
-            fit = net.fit(data.train, cfg["fit"]["epochs"], **kw)
+            fit = net.fit(data.train, cfg["fit"]["epochs"], resume=args.resume, **kw)
             params, histories = fit.params, fit.histories
         else:
             learner = pp.PCD(model, **_learner_kwargs(cfg))
@@ -348,8 +345,9 @@ def cmd_fit(args) -> int:
             fit = learner.fit(data.train, cfg["fit"]["epochs"], resume=args.resume, **kw)
             params, histories = fit.params, [fit.history]
     except pp.learn.TrainingInterrupted as err:
+        again = ckpt_dir if kind == "dbn" else err.checkpoint  # a DBN resumes layer by layer
         print(f"\ninterrupted: state of epoch {err.epoch} saved to {err.checkpoint}; continue "
-              f"with: pcdppl fit ... --resume {err.checkpoint}")
+              f"with: pcdppl fit ... --resume {again}")
         raise
     seconds = time.perf_counter() - t0
     save_params(os.path.join(out, "params.npz"), kind, params)
@@ -486,8 +484,9 @@ def add_commands(sub, positive) -> None:
     fit.add_argument("--seed", type=int, help="random seed (default 0)")
     fit.add_argument("--checkpoint-every", type=positive,
                      help="save the learner state to OUT/checkpoints every N epochs")
-    fit.add_argument("--resume", help="checkpoint file or folder to continue from (RBM); "
-                     "training continues to --epochs in total")
+    fit.add_argument("--resume", help="checkpoint file or folder to continue from; training "
+                     "continues to --epochs in total (a DBN: OUT/checkpoints; finished layers "
+                     "are loaded, the interrupted one continues)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     fit.set_defaults(run=cmd_fit)
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from pcdppl.cli import main
@@ -114,6 +115,14 @@ def test_fit_and_evaluate_a_dbn_from_flags(tmp_path):
                  "--out", str(dbn), "--chains", "20"]) == 0
     assert main(["evaluate", str(dbn)]) == 0
     assert "log_likelihood_bound" in json.load(open(dbn / "evaluation.json"))["test"]
+    # --resume on a finished DBN run loads every layer from its checkpoints: same parameters
+    before = dict(np.load(dbn / "params.npz"))
+    assert main(["fit", "--model", "dbn", "--layers", "64,12,8", "--epochs", "2", "--quiet",
+                 "--out", str(dbn), "--chains", "20", "--resume", str(dbn / "checkpoints")]) == 0
+    after = dict(np.load(dbn / "params.npz"))
+    assert before.keys() == after.keys()
+    for k in before:
+        np.testing.assert_array_equal(before[k], after[k])
 
 
 @pytest.mark.slow

@@ -78,3 +78,38 @@ def test_dbn_bad_input(digits):
         net.transform([{}], digits.test)
     with pytest.raises(ValueError, match="columns"):
         net.fit(digits.train[:, :10], 1, progress=False)
+
+
+def test_resume_loads_finished_layers_and_continues_the_interrupted_one(digits, tmp_path):
+    """An interrupted DBN fit (layer 0 finished, layer 1 stopped after 1 of 3 epochs) resumed
+    from its checkpoint folder gives the uninterrupted fit's parameters exactly."""
+    import os
+    import shutil
+
+    def net():
+        return pp.DBN([64, 12, 8], num_chains=20, batch_size=50)
+
+    full = net().fit(digits.train, 3, key=0, progress=False, mixing_warnings=False,
+                     checkpoint_dir=tmp_path / "full", checkpoint_every=1)
+    cut = tmp_path / "cut"
+    shutil.copytree(tmp_path / "full", cut)
+    for name in os.listdir(cut / "layer1"):
+        if name != "ckpt-000001.npz":  # as if stopped after layer 1's first epoch
+            os.remove(cut / "layer1" / name)
+    assert sorted(os.listdir(cut / "layer1")) == ["ckpt-000001.npz"]
+    again = net().fit(digits.train, 3, key=0, progress=False, mixing_warnings=False,
+                      checkpoint_dir=cut, resume=cut / "layer1")
+    for a, b in zip(full.params, again.params, strict=True):
+        for k in a:
+            np.testing.assert_array_equal(np.asarray(a[k]), np.asarray(b[k]))
+    assert list(again.histories[1]["epoch"]) == [1, 2, 3]  # history continues the saved one
+    # loaded, not retrained (retraining with the same key would give the same parameters,
+    # but not the same wall-clock times): all of layer 0, epoch 1 of layer 1
+    np.testing.assert_array_equal(again.histories[0]["time"], full.histories[0]["time"])
+    assert again.histories[1]["time"][0] == full.histories[1]["time"][0]
+    assert again.histories[1]["time"][1] != full.histories[1]["time"][1]
+    # a layer checkpointed beyond its epoch count: a different configuration
+    with pytest.raises(pp.learn.checkpoint.CheckpointError, match="beyond"):
+        net().fit(digits.train, 2, key=0, progress=False, resume=tmp_path / "full")
+    with pytest.raises(pp.learn.checkpoint.CheckpointError, match="not a DBN checkpoint"):
+        net().fit(digits.train, 3, key=0, progress=False, resume=tmp_path)

@@ -252,6 +252,15 @@ class ContrastiveLearner:
         return LearnerState(params, constrain_replicated(self.optimizer.init(params), self.mesh),
                             chains, ks[-1], jnp.zeros((), jnp.int32))
 
+    def _result_from_checkpoint(self, path, data) -> FitResult:
+        """The :class:`FitResult` of a finished run saved at ``path`` (nothing is trained;
+        used to skip the finished layers of a resumed :class:`~pcdppl.DBN` fit)."""
+        ds = as_training_data(self.model.groups, data)
+        state, history = resume_state(self, path, ds)
+        return FitResult(params=state.params, history={m: np.asarray(v) for m, v in history.items()},
+                         chains=self.model.from_blocked(to_host(state.chains.x)), state=state,
+                         learner=self)
+
     def _clamped_sampler(self, visible: tuple) -> Sampler:
         """The sampler that fills in latent groups with ``visible`` clamped (positive phase)."""
         return BlockGibbs(self.model, clamp=visible)

@@ -12,6 +12,7 @@ unchanged, so training it can only improve the bound (Hinton et al., 2006, §4).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 import jax
@@ -21,6 +22,7 @@ import numpy as np
 from ..graph.data import as_dataset
 from ..graph.model import as_key
 from ..models.dbn import DeepBeliefNet, down_logits, up_logits
+from .checkpoint import CheckpointError, latest_checkpoint, read_checkpoint
 from .contrastive import ContrastiveLearner, FitResult
 from .pcd import PCD
 from .soft_data import SoftData
@@ -110,7 +112,7 @@ class DBN:
 
     # ------------------------------------------------------------------ training
     def fit(self, data, num_epochs, key=0, *, progress: bool = True,
-            checkpoint_dir=None, **fit_kwargs) -> DBNFit:
+            checkpoint_dir=None, resume=None, **fit_kwargs) -> DBNFit:
         """Train the layers bottom-up.
 
         Args:
@@ -118,6 +120,12 @@ class DBN:
             num_epochs: epochs per layer (an int, or a list with one per layer).
             key: PRNG key or int seed.
             checkpoint_dir: checkpoints of layer ``l`` go to ``checkpoint_dir/layer{l}``.
+            resume: the ``checkpoint_dir`` of an earlier call that was interrupted (or a
+                layer folder or checkpoint file inside it). Layers whose latest checkpoint
+                has reached their epoch count are loaded, not trained; the layer that was
+                interrupted continues from its latest checkpoint, and the layers above it
+                are trained. Pass the same data, structure, learners and ``key`` as the
+                interrupted call: the result is then the one it would have given.
             **fit_kwargs: further arguments of :meth:`ContrastiveLearner.fit`.
 
         Returns:
@@ -127,6 +135,9 @@ class DBN:
         epochs = list(num_epochs) if isinstance(num_epochs, (list, tuple)) else [num_epochs] * L
         if len(epochs) != L:
             raise ValueError(f"got {len(epochs)} epoch counts for {L} layers")
+        if "init_params" in fit_kwargs or "resume" in fit_kwargs:
+            raise TypeError("DBN.fit sets each layer's init_params and resume itself")
+        root = None if resume is None else _checkpoint_root(resume)
         x = as_dataset(self.dbn.layers[0].groups, data)["v"]
         keys = jax.random.split(as_key(key), 2 * L)
         fits: list[FitResult] = []
@@ -139,8 +150,17 @@ class DBN:
             if checkpoint_dir is not None:
                 kw["checkpoint_dir"] = os.path.join(os.fspath(checkpoint_dir), f"layer{i}")
             train = SoftData(layer_data) if layer_data.dtype.kind == "f" else layer_data
-            fits.append(lrn.fit(train, epochs[i], keys[2 * i], progress=progress,
-                                init_params=init_params, **kw))
+            saved = None if root is None else latest_checkpoint(os.path.join(root, f"layer{i}"))
+            done = None if saved is None else int(read_checkpoint(saved)[0]["epoch"])
+            if done is not None and done > epochs[i]:
+                raise CheckpointError(f"{saved}: layer {i} is already at epoch {done}, beyond "
+                                      f"its {epochs[i]} epochs; resume with the epoch counts "
+                                      f"of the interrupted run")
+            if done == epochs[i]:  # finished before the interruption: load it
+                fits.append(lrn._result_from_checkpoint(saved, train))
+            else:
+                fits.append(lrn.fit(train, epochs[i], keys[2 * i], progress=progress,
+                                    init_params=init_params, resume=saved, **kw))
             if i < L - 1:
                 h = _transform_jit(self.dbn, [fits[-1].params], layer_data, keys[2 * i + 1], 1,
                                    self.propagate == "samples")
@@ -204,6 +224,21 @@ class DBN:
         return dbn_log_likelihood_bound(self.dbn, _params(params), data, key,
                                         num_samples=num_samples, per_example=per_example,
                                         **ais_options)
+
+
+def _checkpoint_root(path) -> str:
+    """The DBN checkpoint folder (the one holding ``layer0/``...) from it, a layer folder in
+    it or a checkpoint file in one of those."""
+    root = os.path.normpath(os.fspath(path))
+    if os.path.isfile(root):
+        root = os.path.dirname(root)
+    if re.fullmatch(r"layer\d+", os.path.basename(root)):
+        root = os.path.dirname(root)
+    if not os.path.isdir(os.path.join(root, "layer0")):
+        raise CheckpointError(f"{os.fspath(path)}: not a DBN checkpoint folder (expected "
+                              f"layer0/, layer1/, ... inside, as DBN.fit(checkpoint_dir=...) "
+                              f"writes)")
+    return root
 
 
 def _params(params):

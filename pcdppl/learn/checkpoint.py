@@ -106,6 +106,14 @@ def save_checkpoint(path, state, *, history: dict | None = None, info: dict | No
     return path
 
 
+def checkpoint_epoch(path) -> int:
+    """The epoch a checkpoint file holds, from its name (``ckpt-EPOCH.npz``)."""
+    m = _NAME.match(os.path.basename(os.fspath(path)))
+    if m is None:
+        raise CheckpointError(f"{path}: not a checkpoint file name (ckpt-EPOCH.npz)")
+    return int(m.group(1))
+
+
 def latest_checkpoint(directory) -> str | None:
     """The checkpoint with the highest epoch in ``directory`` (``None`` if there is none)."""
     directory = os.fspath(directory)

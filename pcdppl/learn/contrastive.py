@@ -252,14 +252,16 @@ class ContrastiveLearner:
         return LearnerState(params, constrain_replicated(self.optimizer.init(params), self.mesh),
                             chains, ks[-1], jnp.zeros((), jnp.int32))
 
+    def _result(self, state: LearnerState, history: dict, recording=None) -> FitResult:
+        return FitResult(params=state.params,
+                         history={m: np.asarray(v) for m, v in history.items()},
+                         chains=self.model.from_blocked(to_host(state.chains.x)), state=state,
+                         learner=self, recording=recording)
+
     def _result_from_checkpoint(self, path, data) -> FitResult:
         """The :class:`FitResult` of a finished run saved at ``path`` (nothing is trained;
         used to skip the finished layers of a resumed :class:`~pcdppl.DBN` fit)."""
-        ds = as_training_data(self.model.groups, data)
-        state, history = resume_state(self, path, ds)
-        return FitResult(params=state.params, history={m: np.asarray(v) for m, v in history.items()},
-                         chains=self.model.from_blocked(to_host(state.chains.x)), state=state,
-                         learner=self)
+        return self._result(*resume_state(self, path, as_training_data(self.model.groups, data)))
 
     def _clamped_sampler(self, visible: tuple) -> Sampler:
         """The sampler that fills in latent groups with ``visible`` clamped (positive phase)."""
@@ -548,11 +550,7 @@ class ContrastiveLearner:
             recording.finish()
             if mixing_warnings:
                 _rec.warn_mixing(recording)
-        return FitResult(params=state.params,
-                         history={m: np.asarray(v) for m, v in history.items()},
-                         chains=self.model.from_blocked(to_host(state.chains.x)), state=state,
-                         learner=self,
-                         recording=recording)
+        return self._result(state, history, recording)
 
 
 class _Evaluator:

@@ -22,7 +22,7 @@ import numpy as np
 from ..graph.data import as_dataset
 from ..graph.model import as_key
 from ..models.dbn import DeepBeliefNet, down_logits, up_logits
-from .checkpoint import CheckpointError, latest_checkpoint, read_checkpoint
+from .checkpoint import CheckpointError, checkpoint_epoch, latest_checkpoint
 from .contrastive import ContrastiveLearner, FitResult
 from .pcd import PCD
 from .soft_data import SoftData
@@ -135,8 +135,8 @@ class DBN:
         epochs = list(num_epochs) if isinstance(num_epochs, (list, tuple)) else [num_epochs] * L
         if len(epochs) != L:
             raise ValueError(f"got {len(epochs)} epoch counts for {L} layers")
-        if "init_params" in fit_kwargs or "resume" in fit_kwargs:
-            raise TypeError("DBN.fit sets each layer's init_params and resume itself")
+        if "init_params" in fit_kwargs:
+            raise TypeError("DBN.fit sets each layer's init_params itself (see init=)")
         root = None if resume is None else _checkpoint_root(resume)
         x = as_dataset(self.dbn.layers[0].groups, data)["v"]
         keys = jax.random.split(as_key(key), 2 * L)
@@ -151,7 +151,7 @@ class DBN:
                 kw["checkpoint_dir"] = os.path.join(os.fspath(checkpoint_dir), f"layer{i}")
             train = SoftData(layer_data) if layer_data.dtype.kind == "f" else layer_data
             saved = None if root is None else latest_checkpoint(os.path.join(root, f"layer{i}"))
-            done = None if saved is None else int(read_checkpoint(saved)[0]["epoch"])
+            done = None if saved is None else checkpoint_epoch(saved)
             if done is not None and done > epochs[i]:
                 raise CheckpointError(f"{saved}: layer {i} is already at epoch {done}, beyond "
                                       f"its {epochs[i]} epochs; resume with the epoch counts "

@@ -125,3 +125,11 @@ def test_ctrl_c_saves_and_resumes(tmp_path, digits, learner12):
     resumed = _learner(model).fit(digits, num_epochs=300, progress=False, resume=tmp_path)
     for a, b in zip(_leaves(full.state), _leaves(resumed.state), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_checkpoint_epoch_from_the_file_name(tmp_path):
+    from pcdppl.learn.checkpoint import CheckpointError, checkpoint_epoch, checkpoint_path
+
+    assert checkpoint_epoch(checkpoint_path(tmp_path, 12)) == 12
+    with pytest.raises(CheckpointError, match="not a checkpoint file name"):
+        checkpoint_epoch(tmp_path / "params.npz")

@@ -128,7 +128,7 @@ def test_ctrl_c_saves_and_resumes(tmp_path, digits, learner12):
 
 
 def test_checkpoint_epoch_from_the_file_name(tmp_path):
-    from pcdppl.learn.checkpoint import CheckpointError, checkpoint_epoch, checkpoint_path
+    from pcdppl.learn.checkpoint import checkpoint_epoch, checkpoint_path
 
     assert checkpoint_epoch(checkpoint_path(tmp_path, 12)) == 12
     with pytest.raises(CheckpointError, match="not a checkpoint file name"):

@@ -48,3 +48,23 @@ def test_per_chain_beta_and_bad_beta():
     sampler.step(1, params, state, beta=np.array([0.5, 1.0, 2.0], np.float32))
     with pytest.raises(ValueError, match="beta"):
         sampler.step(1, params, state, beta=0.0)
+
+
+@pytest.mark.parametrize("sampler_cls", [pp.samplers.BlockGibbs, pp.samplers.Metropolis])
+def test_init_is_one_program_and_gives_the_same_state_inside_jit(sampler_cls):
+    """``init`` compiles (top-level calls with compile-speed options, calls inside a jit
+    without): the state is the same either way, for random and for given values."""
+    model, params = ZOO["potts"]()
+    sampler = sampler_cls(model)
+    key = jax.random.key(4)
+    top = sampler.init(key, params, 6)
+    inside = jax.jit(lambda k, p: sampler.init(k, p, 6))(key, params)
+    for a, b in zip(jax.tree.leaves(top), jax.tree.leaves(inside), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    values = {g: np.asarray(v) for g, v in sampler.values(top).items()}
+    again = sampler.init(key, params, values=values)
+    for g, v in sampler.values(again).items():
+        np.testing.assert_array_equal(np.asarray(v), values[g])
+    assert set(sampler._init_programs) == {False, True}
+    with pytest.raises(ValueError, match="num_chains"):
+        sampler.init(key, params, 5, values=values)

@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from .._xla import compiler_options, gc_paused
+from .._xla import jit as xla_jit
 from ..graph.groups import VariableGroup
 from ..graph.model import Model, as_key
 from ..sharding import check_divisible, constrain_chains, put_chains, resolve_mesh
@@ -142,6 +143,7 @@ class Sampler:
         self.mesh = resolve_mesh(mesh, devices)
         self._jit_step = jax.jit(self._step_user)  # no compiler options: callable inside jit
         self._jit_run = jax.jit(self._run_user, static_argnames=("num_steps",))
+        self._init_programs: dict = {}  # see _init_program
 
     # ------------------------------------------------------------ to implement
     def _init(self, key, bp, xb):  # pragma: no cover - abstract
@@ -161,7 +163,7 @@ class Sampler:
         (``dict[group, (num_chains, n_g)]``)."""
         key = as_key(key)
         self.model.check_params(params)
-        k_rand, k_init = jax.random.split(key)
+        xb = None
         if values is not None:
             xb, batch = self.model.to_blocked(values)
             C = math.prod(batch)
@@ -172,12 +174,11 @@ class Sampler:
                 raise ValueError("init needs num_chains (or values)")
             if not isinstance(num_chains, int) or num_chains < 1:
                 raise ValueError(f"num_chains must be a positive int, got {num_chains!r}")
-            keys = jax.random.split(k_rand, len(self.model.groups))
-            xb = {g.name: random_values(k, g, num_chains)
-                  for g, k in zip(self.model.groups.values(), keys, strict=True)}
-        C = next(iter(xb.values())).shape[1]
+            C = num_chains
         check_divisible(C, self.mesh)
-        state = self._init(k_init, self.model.blocked_params(params), xb)
+        traced = any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves((key, params, xb)))
+        with gc_paused():
+            state = self._init_program(traced)(key, params, xb, num_chains=C)
         return put_chains(state, self.mesh, C)
 
     def step(self, key, params, state, beta=1.0):
@@ -199,6 +200,26 @@ class Sampler:
         return self.model.from_blocked(state.x)
 
     # ------------------------------------------------------------ internals
+    def _init_program(self, traced: bool):
+        """:meth:`init` compiled: an init runs once, so a top-level call compiles for compile
+        speed (:func:`pcdppl._xla.compiler_options`); inside a caller's ``jit``, where compiler
+        options are refused, a plain ``jax.jit``."""
+        if traced not in self._init_programs:
+            self._init_programs[traced] = (
+                jax.jit(self._init_user, static_argnames=("num_chains",)) if traced else
+                xla_jit(self._init_user, mesh=self.mesh, once=True,
+                        static_argnames=("num_chains",)))
+        return self._init_programs[traced]
+
+    def _init_user(self, key, params, xb, *, num_chains):
+        """:meth:`init` as one program: random states where ``xb`` is ``None``."""
+        k_rand, k_init = jax.random.split(key)
+        if xb is None:
+            keys = jax.random.split(k_rand, len(self.model.groups))
+            xb = {g.name: random_values(k, g, num_chains)
+                  for g, k in zip(self.model.groups.values(), keys, strict=True)}
+        return self._init(k_init, self.model.blocked_params(params), xb)
+
     def _step_user(self, key, params, state, beta):
         state = self._shard(state)
         return self._shard(self._step(key, self.model.blocked_params(params), state, beta))

@@ -103,7 +103,8 @@ def test_parameter_change_does_not_recompile():
     state = sampler.init(0, params, num_chains=4)
     for scale in (1.0, 0.5, 2.0):
         state = sampler.step(1, {k: v * scale for k, v in params.items()}, state)
-    assert sampler._jit_step._cache_size() == 1
+    steps = [f for (name, _), f in sampler._programs.items() if name == "step"]
+    assert len(steps) == 1 and steps[0]._cache_size() == 1
 
 
 # ----------------------------------------------------------------- property tests

@@ -65,6 +65,7 @@ def test_init_is_one_program_and_gives_the_same_state_inside_jit(sampler_cls):
     again = sampler.init(key, params, values=values)
     for g, v in sampler.values(again).items():
         np.testing.assert_array_equal(np.asarray(v), values[g])
-    assert set(sampler._init_programs) == {False, True}
+    # two programs: with compile-speed options at top level, plain inside the caller's jit
+    assert sum(name == "init" for name, _ in sampler._programs) == 2
     with pytest.raises(ValueError, match="num_chains"):
         sampler.init(key, params, 5, values=values)

@@ -25,7 +25,6 @@ import jax
 import jax.numpy as jnp
 
 from .._xla import compiler_options, gc_paused
-from .._xla import jit as xla_jit
 from ..graph.groups import VariableGroup
 from ..graph.model import Model, as_key
 from ..sharding import check_divisible, constrain_chains, put_chains, resolve_mesh
@@ -141,9 +140,7 @@ class Sampler:
                             f"call FactorGraph.compile() first")
         self.model = model
         self.mesh = resolve_mesh(mesh, devices)
-        self._jit_step = jax.jit(self._step_user)  # no compiler options: callable inside jit
-        self._jit_run = jax.jit(self._run_user, static_argnames=("num_steps",))
-        self._init_programs: dict = {}  # see _init_program
+        self._programs: dict = {}  # see _program
 
     # ------------------------------------------------------------ to implement
     def _init(self, key, bp, xb):  # pragma: no cover - abstract
@@ -176,9 +173,8 @@ class Sampler:
                 raise ValueError(f"num_chains must be a positive int, got {num_chains!r}")
             C = num_chains
         check_divisible(C, self.mesh)
-        traced = any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves((key, params, xb)))
         with gc_paused():
-            state = self._init_program(traced)(key, params, xb, num_chains=C)
+            state = self._program("init", (key, params, xb))(key, params, xb, num_chains=C)
         return put_chains(state, self.mesh, C)
 
     def step(self, key, params, state, beta=1.0):
@@ -186,30 +182,43 @@ class Sampler:
         self.model.check_params(params, check_finite=False)
         self._check_state(state)
         check_beta(beta)
-        return self._jit_step(as_key(key), params, state, beta)
+        key = as_key(key)
+        return self._program("step", (key, params, state, beta), state)(key, params, state, beta)
 
     def run(self, key, params, state, num_steps: int, beta=1.0):
         """``num_steps`` transitions in one compiled loop; returns the final state."""
         self.model.check_params(params, check_finite=False)
         self._check_state(state)
         check_beta(beta)
-        return self._jit_run(as_key(key), params, state, beta, num_steps=int(num_steps))
+        key = as_key(key)
+        return self._program("run", (key, params, state, beta), state)(
+            key, params, state, beta, num_steps=int(num_steps))
 
     def values(self, state) -> dict[str, Array]:
         """The chains' current values, ``dict[group, int8 (num_chains, n)]``, user order."""
         return self.model.from_blocked(state.x)
 
     # ------------------------------------------------------------ internals
-    def _init_program(self, traced: bool):
-        """:meth:`init` compiled: an init runs once, so a top-level call compiles for compile
-        speed (:func:`pcdppl._xla.compiler_options`); inside a caller's ``jit``, where compiler
-        options are refused, a plain ``jax.jit``."""
-        if traced not in self._init_programs:
-            self._init_programs[traced] = (
-                jax.jit(self._init_user, static_argnames=("num_chains",)) if traced else
-                xla_jit(self._init_user, mesh=self.mesh, once=True,
-                        static_argnames=("num_chains",)))
-        return self._init_programs[traced]
+    def _program(self, name: str, args, state=None):
+        """The compiled ``init``, ``step`` or ``run`` for a call with ``args``. Called at top
+        level they compile with :func:`pcdppl._xla.compiler_options` (``init`` runs once:
+        for compile speed; ``step``/``run`` by the size of the state); called inside a
+        caller's ``jit``, where compiler options are refused, as a plain ``jax.jit``. One
+        program per (name, context, size class): parameter values never recompile."""
+        traced = any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves(args))
+        size = None
+        x = getattr(state, "x", None)
+        if not traced and isinstance(x, dict):  # chains x units: picks the vector width
+            size = sum(math.prod(v.shape) for v in x.values())
+        opts = None if traced else compiler_options(self.mesh, once=name == "init", size=size)
+        cache_key = (name, tuple(sorted(opts.items())) if opts else None)
+        if cache_key not in self._programs:
+            fun, static = {"init": (self._init_user, ("num_chains",)),
+                           "step": (self._step_user, ()),
+                           "run": (self._run_user, ("num_steps",))}[name]
+            self._programs[cache_key] = jax.jit(fun, static_argnames=static,
+                                                compiler_options=opts)
+        return self._programs[cache_key]
 
     def _init_user(self, key, params, xb, *, num_chains):
         """:meth:`init` as one program: random states where ``xb`` is ``None``."""

@@ -205,12 +205,7 @@ class Sampler:
         for compile speed; ``step``/``run`` by the size of the state); called inside a
         caller's ``jit``, where compiler options are refused, as a plain ``jax.jit``. One
         program per (name, context, size class): parameter values never recompile."""
-        traced = any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves(args))
-        size = None
-        x = getattr(state, "x", None)
-        if not traced and isinstance(x, dict):  # chains x units: picks the vector width
-            size = sum(math.prod(v.shape) for v in x.values())
-        opts = None if traced else compiler_options(self.mesh, once=name == "init", size=size)
+        opts = _call_options(self.mesh, args, state, once=name == "init")
         cache_key = (name, tuple(sorted(opts.items())) if opts else None)
         if cache_key not in self._programs:
             fun, static = {"init": (self._init_user, ("num_chains",)),
@@ -278,12 +273,21 @@ def _sample_program(platform_options):
                    compiler_options=dict(platform_options) if platform_options else None)
 
 
+def _call_options(mesh, args, state=None, *, once: bool = False) -> dict | None:
+    """Compiler options for a call of a pcdppl program with ``args``: ``None`` inside a
+    caller's ``jit`` (options are allowed on top-level programs only), else
+    :func:`pcdppl._xla.compiler_options` for ``mesh`` and the size of ``state`` (chains x
+    units, which picks the vector width)."""
+    if any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves(args)):
+        return None
+    x = getattr(state, "x", None)
+    size = sum(math.prod(v.shape) for v in x.values()) if isinstance(x, dict) else None
+    return compiler_options(mesh, once=once, size=size)
+
+
 def _sample_jit(sampler, key, params, state, beta, num_warmup, num_samples, thin, mesh=None):
-    traced = any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves((key, params, state, beta)))
-    # compiler options are allowed on top-level programs only (not when called inside jit)
-    size = sum(math.prod(v.shape) for v in state.x.values())  # chains x units
-    opts = None if traced else compiler_options(mesh if mesh is not None else sampler.mesh,
-                                                size=size)
+    opts = _call_options(mesh if mesh is not None else sampler.mesh,
+                         (key, params, state, beta), state)
     return _sample_program(tuple(sorted(opts.items())) if opts else None)(
         sampler, key, params, state, beta, num_warmup, num_samples, thin, mesh)
 

@@ -10,7 +10,12 @@ busy: level 2 spreads more of its work over threads). Small programs (fewer than
 ``SMALL`` unit updates per step, chains × units) are also vectorised for 128-bit rather
 than the widest registers, which compiles another ~15 % faster at no measured cost to
 them (a 784×256 RBM with 1,000 chains ran ~4 % slower that way, so large programs keep
-the widest). Programs that run once (the learner's initial state) are compiled at level 0.
+the widest). Programs that run once (the learner's initial state, ``Sampler.init``) are
+compiled at level 0.
+
+Which programs: the learner's epoch and initial state, ``pp.sample``, and a sampler's
+``init``/``step``/``run`` called at top level. Called inside a user's ``jax.jit`` (where
+JAX refuses compiler options on the nested program) they compile as plain ``jax.jit``.
 
 Only CPU programs are affected. ``PCDPPL_CPU_OPT_LEVEL`` overrides the level of the
 programs that loop (``0``–``3``; ``xla`` leaves XLA's default).

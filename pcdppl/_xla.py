@@ -66,9 +66,15 @@ def compiler_options(mesh=None, *, once: bool = False, size: int | None = None) 
     return opts
 
 
-def jit(fun, *, mesh=None, once: bool = False, size: int | None = None, **kwargs):
-    """:func:`jax.jit` with :func:`compiler_options`."""
-    return jax.jit(fun, compiler_options=compiler_options(mesh, once=once, size=size), **kwargs)
+def jit(fun, *, mesh=None, once: bool = False, size: int | None = None, model=None, **kwargs):
+    """:func:`jax.jit` with :func:`compiler_options`; with ``model``, the program takes the
+    model's graph structure as an argument (:class:`pcdppl.graph.model.structured_jit`)."""
+    opts = compiler_options(mesh, once=once, size=size)
+    if model is not None:
+        from .graph.model import structured_jit
+
+        return structured_jit(model, fun, compiler_options=opts, **kwargs)
+    return jax.jit(fun, compiler_options=opts, **kwargs)
 
 
 @contextmanager

@@ -83,8 +83,23 @@ class Factor:
     def num_instances(self) -> int:
         return 1
 
+    def array_slots(self) -> list[tuple[object, str]]:
+        """``(object, attribute)`` of every device index array this factor's ``energy`` and
+        ``local`` read (see :meth:`pcdppl.Model.structure`)."""
+        return []
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, groups={self.groups}, shape={self.shape})"
+
+
+def _at(a: Array, idx) -> Array:
+    """``a[idx]`` for index arrays that are in bounds by construction (the factors' index
+    tables): no clamping. The tables are program arguments, not constants (see
+    :meth:`pcdppl.Model.structure`), so XLA cannot prove the bounds itself."""
+    if isinstance(a, np.ndarray):  # host-side use (e.g. NumPy parameters)
+        parts = idx if isinstance(idx, tuple) else (idx,)
+        return a[tuple(np.asarray(i) if isinstance(i, jax.Array) else i for i in parts)]
+    return a.at[idx].get(mode="promise_in_bounds")
 
 
 def _take_rows(a: Array, rows: Rows) -> Array:
@@ -108,13 +123,17 @@ class Bias(Factor):
         self.groups = (group.name,)
         unit = (group.num_states,) if group.is_categorical else ()
         self.shape = unit if tied else (group.size, *unit)
+        self.perm = None if tied or layout.identity else jnp.asarray(layout.perm, jnp.int32)
+
+    def array_slots(self):
+        return [] if self.perm is None else [(self, "perm")]
 
     def blocked_params(self, theta):
         g = self.group
         if self.tied:
             full = (g.size, g.num_states) if g.is_categorical else (g.size,)
             return jnp.broadcast_to(theta, full)
-        return theta if self.layout.identity else theta[self.layout.perm]
+        return theta if self.perm is None else _at(theta, self.perm)
 
     def energy(self, bp, x):
         xg = x[self.group.name]
@@ -146,15 +165,20 @@ class Dense(Factor):
         self.name, self.a, self.b, self.la, self.lb, self.init = name, a, b, la, lb, init
         self.groups = (a.name, b.name)
         self.shape = (a.size, b.size)
+        self.perm_a = None if la.identity else jnp.asarray(la.perm, jnp.int32)
+        self.perm_b = None if lb.identity else jnp.asarray(lb.perm, jnp.int32)
 
     def couples(self):
         return [(self.a.name, self.b.name)]
 
+    def array_slots(self):
+        return [(self, a) for a in ("perm_a", "perm_b") if getattr(self, a) is not None]
+
     def blocked_params(self, theta):
-        if not self.la.identity:
-            theta = theta[self.la.perm]
-        if not self.lb.identity:
-            theta = theta[:, self.lb.perm]
+        if self.perm_a is not None:
+            theta = _at(theta, self.perm_a)
+        if self.perm_b is not None:
+            theta = _at(theta, (slice(None), self.perm_b))
         return theta
 
     def energy(self, W, x):
@@ -203,6 +227,10 @@ class _Side:
             self.dst = jnp.asarray(dst_s.astype(np.int32))
             self.eid = jnp.asarray(eid_s.astype(np.int32))
 
+    def array_slots(self) -> list[tuple[object, str]]:
+        names = ("nbr", "eid") if self.padded else ("src", "dst", "eid")
+        return [(self, a) for a in names]
+
 
 class Pairwise(Factor):
     """Sparse pairwise couplings on an explicit edge list.
@@ -246,15 +274,19 @@ class Pairwise(Factor):
     def num_instances(self):
         return self.num_edges
 
+    def array_slots(self):
+        return [(self, "ia"), (self, "ib")] + [slot for side, _ in self.sides.values()
+                                               for slot in side.array_slots()]
+
     def blocked_params(self, theta):
         J = jnp.broadcast_to(theta, (self.num_edges,))
         Jpad = jnp.concatenate([J, jnp.zeros((1,), J.dtype)])
-        slots = {g: Jpad[side.eid] for g, (side, _) in self.sides.items() if side.padded}
+        slots = {g: _at(Jpad, side.eid) for g, (side, _) in self.sides.items() if side.padded}
         return {"J": J, "slots": slots}
 
     def energy(self, bp, x):
-        xa = x[self.a.name][self.ia]
-        xb = x[self.b.name][self.ib]
+        xa = _at(x[self.a.name], self.ia)
+        xb = _at(x[self.b.name], self.ib)
         inter = (xa == xb).astype(jnp.float32) if self.potts else _val(xa) * _val(xb)
         return -(bp["J"] @ inter)
 
@@ -266,7 +298,7 @@ class Pairwise(Factor):
             J = bp["slots"][group][rows]  # (r, d)
             if 1 <= side.d <= _UNROLL_MAX_DEGREE:
                 return self._local_unrolled(J, xo, side.nbr[rows], g)
-            nb = xo[side.nbr[rows]]  # (r, d, C)
+            nb = _at(xo, side.nbr[rows])  # (r, d, C)
             if self.potts:
                 k = g.num_states
                 hit = nb[:, :, None, :] == jnp.arange(k, dtype=nb.dtype)[None, None, :, None]
@@ -282,7 +314,7 @@ class Pairwise(Factor):
         would lower the einsum to ``r`` tiny batched matmuls)."""
         acc = None
         for j in range(nbr.shape[1]):
-            nb = xo[nbr[:, j]]  # (r, C)
+            nb = _at(xo, nbr[:, j])  # (r, C)
             if self.potts:
                 hit = nb[:, None, :] == jnp.arange(g.num_states, dtype=nb.dtype)[None, :, None]
                 term = J[:, j, None, None] * hit.astype(jnp.float32)
@@ -299,14 +331,14 @@ class Pairwise(Factor):
             src, dst, eid, n_out, sel = side.src[lo:hi] - s, side.dst[lo:hi], side.eid[lo:hi], e - s, None
         else:
             src, dst, eid, n_out, sel = side.src, side.dst, side.eid, side.n, rows
-        nb = xo[dst]  # (m, C)
+        nb = _at(xo, dst)  # (m, C)
         if self.potts:
             k = g.num_states
             hit = (nb[:, None, :] == jnp.arange(k, dtype=nb.dtype)[None, :, None]).astype(jnp.float32)
-            contrib = Jpad[eid][:, None, None] * hit
+            contrib = _at(Jpad, eid)[:, None, None] * hit
             scale = 1.0
         else:
-            contrib = Jpad[eid][:, None] * _val(nb)
+            contrib = _at(Jpad, eid)[:, None] * _val(nb)
             scale = g.span
         out = scale * jax.ops.segment_sum(contrib, src, num_segments=n_out, indices_are_sorted=True)
         return out if sel is None else out[sel]
@@ -353,7 +385,7 @@ class Table(Factor):
             f_all, p_all, u_all = map(np.concatenate, (fs, ps, us))
             # "dst" carries the position; always padded: a unit sits in few cliques
             side = _Side(u_all, p_all, f_all, gsize, F, force_padded=True)
-            self._member_tables[name_g] = (side.eid, side.nbr)  # clique id (F = empty), position
+            self._member_tables[name_g] = side  # .eid: clique id (F = empty), .nbr: position
 
     def couples(self):
         names = [g.name for g in self.vgroups]
@@ -367,6 +399,10 @@ class Table(Factor):
     def num_instances(self):
         return self.num_cliques
 
+    def array_slots(self):
+        return [(self, "mb")] + [slot for side in self._member_tables.values()
+                                 for slot in side.array_slots()]
+
     def blocked_params(self, theta):
         flat = theta.reshape(-1) if self.tied else theta.reshape(self.num_cliques, -1)
         return flat
@@ -375,7 +411,7 @@ class Table(Factor):
         """Flat table index of cliques ``f`` (any shape): (..., C)."""
         idx = 0
         for p, g in enumerate(self.vgroups):
-            vals = to_state_index(g, x[g.name][self.mb[f, p]]).astype(jnp.int32)
+            vals = to_state_index(g, _at(x[g.name], self.mb[f, p])).astype(jnp.int32)
             idx = idx + int(self.strides[p]) * vals
         return idx
 
@@ -386,14 +422,14 @@ class Table(Factor):
         return -jnp.sum(jnp.take_along_axis(bp, idx, axis=1), axis=0)
 
     def local(self, bp, x, group, rows):
-        clique, pos = self._member_tables[group]
-        f = clique[rows]  # (r, s); value F marks an empty slot
-        p = pos[rows]
+        side = self._member_tables[group]
+        f = side.eid[rows]  # (r, s): clique ids; value F marks an empty slot
+        p = side.nbr[rows]  # positions in the clique
         valid = f < self.num_cliques
         fc = jnp.where(valid, f, 0)
         base = 0
         for q, g in enumerate(self.vgroups):
-            vals = to_state_index(g, x[g.name][self.mb[fc, q]]).astype(jnp.int32)  # (r, s, C)
+            vals = to_state_index(g, _at(x[g.name], _at(self.mb, (fc, q)))).astype(jnp.int32)
             base = base + jnp.where((p != q)[..., None], int(self.strides[q]) * vals, 0)
         stride_p = jnp.asarray(self.strides)[p][..., None]  # (r, s, 1)
         g = next(v for v in self.vgroups if v.name == group)

@@ -12,9 +12,11 @@ below work in that layout.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Mapping
+from contextlib import contextmanager
 from functools import partial
 from types import MappingProxyType
 
@@ -83,6 +85,7 @@ class Model:
                 couples.add((a, b))
                 couples.add((b, a))
         self._couples = frozenset(couples)
+        self._slots = tuple(slot for f in self.factors for slot in f.array_slots())
         self._frozen = True
 
     def __setattr__(self, name, value):
@@ -260,6 +263,33 @@ class Model:
             out[g] = (x if lay.identity else x[lay.inv]).T
         return out
 
+    # ---------------------------------------------------------------- structure
+    def structure(self) -> tuple:
+        """The factors' index arrays (edge lists, neighbour tables, clique members): the
+        graph structure as a tuple of device arrays, in a fixed order. pcdppl's compiled
+        programs take it as an argument (:func:`structured_jit`) instead of closing over it,
+        so that XLA does not embed it as constants: for a 10⁶-spin lattice that is tens
+        of MB of program text, and its compile time grew with the graph."""
+        return tuple(getattr(obj, attr) for obj, attr in self._slots)
+
+    @contextmanager
+    def bind_structure(self, arrays):
+        """While tracing: the factors read their index arrays from ``arrays`` (a compiled
+        program's arguments, as :meth:`structure` orders them), then get their own back.
+        Not thread-safe: do not trace programs of one model in several threads at once."""
+        arrays = tuple(arrays)
+        if len(arrays) != len(self._slots):
+            raise ValueError(f"structure of {len(arrays)} arrays; this model has "
+                             f"{len(self._slots)}")
+        old = self.structure()
+        try:
+            for (obj, attr), a in zip(self._slots, arrays, strict=True):
+                setattr(obj, attr, a)
+            yield
+        finally:
+            for (obj, attr), a in zip(self._slots, old, strict=True):
+                setattr(obj, attr, a)
+
     def blocked_params(self, params) -> dict:
         """Parameters gathered into the blocked layout (differentiable)."""
         return {f.name: f.blocked_params(params[f.name]) for f in self.factors}
@@ -322,3 +352,28 @@ class Model:
 def _init_params(model: Model, key) -> dict[str, Array]:
     """All initializers in one compiled program (one compilation instead of one per op)."""
     return model._init_params(key)
+
+
+class structured_jit:
+    """``jax.jit(fun, **jit_kwargs)`` whose compiled program also takes ``model``'s graph
+    structure (:meth:`Model.structure`) as an argument, so that it is not embedded in the
+    program; calls and ``lower`` look like those of ``jax.jit(fun, **jit_kwargs)``."""
+
+    def __init__(self, model: Model, fun, **jit_kwargs):
+        self.model = model
+
+        @functools.wraps(fun)
+        def with_structure(*args, _structure, **kwargs):
+            with model.bind_structure(_structure):
+                return fun(*args, **kwargs)
+
+        self.jitted = jax.jit(with_structure, **jit_kwargs)
+
+    def __call__(self, *args, **kwargs):
+        return self.jitted(*args, _structure=self.model.structure(), **kwargs)
+
+    def lower(self, *args, **kwargs):
+        return self.jitted.lower(*args, _structure=self.model.structure(), **kwargs)
+
+    def _cache_size(self) -> int:
+        return self.jitted._cache_size()

@@ -205,7 +205,7 @@ class ContrastiveLearner:
         if state is None:
             if self._init_fn is None:
                 self._init_fn = _xla.jit(self._init_impl, mesh=self.mesh, once=True,
-                                         static_argnums=(2,))
+                                         model=self.model, static_argnums=(2,))
             state = self._init_fn(key, fixed, C)
         self.model.check_params(state.params)
         return state
@@ -275,7 +275,7 @@ class ContrastiveLearner:
             C = self.num_chains if self.persistent else self.batch_size
             self._epoch_cache[cache_key] = _xla.jit(
                 self._make_epoch(visible, num_examples, plan), mesh=self.mesh,
-                size=units * (C + self.batch_size), donate_argnums=(0,))
+                size=units * (C + self.batch_size), model=self.model, donate_argnums=(0,))
         return self._epoch_cache[cache_key]
 
     def _recorder(self, plan):

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 
 from .._xla import compiler_options, gc_paused
 from ..graph.groups import VariableGroup
-from ..graph.model import Model, as_key
+from ..graph.model import Model, as_key, structured_jit
 from ..sharding import check_divisible, constrain_chains, put_chains, resolve_mesh
 
 Array = jax.Array
@@ -211,8 +211,8 @@ class Sampler:
             fun, static = {"init": (self._init_user, ("num_chains",)),
                            "step": (self._step_user, ()),
                            "run": (self._run_user, ("num_steps",))}[name]
-            self._programs[cache_key] = jax.jit(fun, static_argnames=static,
-                                                compiler_options=opts)
+            self._programs[cache_key] = structured_jit(self.model, fun, static_argnames=static,
+                                                       compiler_options=opts)
         return self._programs[cache_key]
 
     def _init_user(self, key, params, xb, *, num_chains):
@@ -289,10 +289,18 @@ def _sample_jit(sampler, key, params, state, beta, num_warmup, num_samples, thin
     opts = _call_options(mesh if mesh is not None else sampler.mesh,
                          (key, params, state, beta), state)
     return _sample_program(tuple(sorted(opts.items())) if opts else None)(
-        sampler, key, params, state, beta, num_warmup, num_samples, thin, mesh)
+        sampler, key, params, state, beta, num_warmup, num_samples, thin, mesh,
+        structure=sampler.model.structure())
 
 
-def _sample_impl(sampler, key, params, state, beta, num_warmup, num_samples, thin, mesh=None):
+def _sample_impl(sampler, key, params, state, beta, num_warmup, num_samples, thin, mesh=None,
+                 structure=()):
+    with sampler.model.bind_structure(structure):  # an argument, not embedded constants
+        return _sample_body(sampler, key, params, state, beta, num_warmup, num_samples, thin,
+                            mesh)
+
+
+def _sample_body(sampler, key, params, state, beta, num_warmup, num_samples, thin, mesh):
     bp = sampler.model.blocked_params(params)
     state = sampler._shard(state, mesh)
     k_warm, k_draw = jax.random.split(key)

@@ -12,12 +12,11 @@ below work in that layout.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 from collections.abc import Mapping
 from contextlib import contextmanager
-from functools import partial
+from functools import partial, wraps
 from types import MappingProxyType
 
 import jax
@@ -362,7 +361,7 @@ class structured_jit:
     def __init__(self, model: Model, fun, **jit_kwargs):
         self.model = model
 
-        @functools.wraps(fun)
+        @wraps(fun)
         def with_structure(*args, _structure, **kwargs):
             with model.bind_structure(_structure):
                 return fun(*args, **kwargs)

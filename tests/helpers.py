@@ -39,3 +39,28 @@ def tv_bound(num_states: int, num_effective: float, slack: float = 3.0) -> float
     independent draws: E[TV] ≤ ½·sqrt(S / n) (Cauchy–Schwarz), times ``slack`` for
     correlation between successive MCMC draws and fluctuation."""
     return slack * 0.5 * math.sqrt(num_states / num_effective)
+
+
+class CompileCounter:
+    """Counts XLA compilations inside a ``with`` block (JAX's monitoring events)."""
+
+    EVENT = "/jax/core/compile/backend_compile_duration"
+
+    def __init__(self):
+        self.count = 0
+
+    def _listen(self, name, duration, **kwargs):
+        if name == self.EVENT:
+            self.count += 1
+
+    def __enter__(self):
+        import jax
+
+        jax.monitoring.register_event_duration_secs_listener(self._listen)
+        return self
+
+    def __exit__(self, *exc):
+        import jax
+
+        jax.monitoring.unregister_event_duration_listener(self._listen)
+        return False

@@ -73,6 +73,7 @@ def test_ais_bad_input():
         pp.evaluate.ais(m, p, num_chains=1)
     with pytest.raises(ValueError, match="base_logits"):
         pp.evaluate.ais(m, p, base_logits=np.zeros(5))
-    ising = pp.models.ising((3, 3))
-    with pytest.raises(ValueError, match="two-layer"):
-        pp.evaluate.ais(ising, ising.init_params(0))
+    with pytest.raises(KeyError, match="unknown group"):
+        pp.evaluate.ais(m, p, visible="x")
+    with pytest.raises(ValueError, match="built for this model"):
+        pp.evaluate.ais(m, p, sampler=pp.samplers.BlockGibbs(pp.models.rbm(6, 4)))

@@ -39,7 +39,7 @@ def test_greedy_training_improves_the_bound_layer_by_layer(digits, propagate):
     exact = pp.evaluate.log_likelihood(one.dbn.layers[0], fit.params[0], digits.test,
                                        per_example=True)
     np.testing.assert_allclose(b1, exact, atol=1e-4)
-    start = [fit.params[0], pp.DBN._transposed(fit.params[0])]
+    start = [fit.params[0], pp.DBN.transposed(fit.params[0])]
     b0, _ = net.log_likelihood_bound(start, digits.test, key=1, per_example=True)
     np.testing.assert_allclose(b0, b1, atol=2e-3)  # adding the transposed layer: unchanged
     b2, info = net.log_likelihood_bound(fit, digits.test, key=1, num_samples=20,

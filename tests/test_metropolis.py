@@ -35,13 +35,13 @@ def test_metropolis_matches_enumeration(name, proposal):
     categorical units; table: spin, binary and categorical units tied by table factors."""
     model, params = ZOO[name]()
     sampler = PROPOSALS[proposal](model)
-    draws, state = pp.sample(jax.random.key(0), model, params, sampler=sampler,
-                             num_chains=CHAINS, num_samples=SAMPLES, num_warmup=50,
-                             return_state=True)
+    draws, state, info = pp.sample(jax.random.key(0), model, params, sampler=sampler,
+                                   num_chains=CHAINS, num_samples=SAMPLES, num_warmup=50,
+                                   return_state=True, return_info=True)
     tv, S = empirical_tv(model, params, draws)
     bound = tv_bound(S, CHAINS * SAMPLES)
     assert tv < bound, f"{name}/{proposal}: TV {tv:.4f} ≥ bound {bound:.4f} over {S} states"
-    rate = np.asarray(state.accept_rate)
+    rate = np.asarray(info["accept_rate"])[:, -1]
     assert rate.shape == (CHAINS,) and 0.0 < rate.mean() < 1.0
 
 
@@ -60,19 +60,19 @@ def _gwg_transition_matrix(model, params, sampler, beta=1.0):
     states = pp.evaluate.enumerate_states(model)
     xb, _ = model.to_blocked(states)
     S = len(state_codes(model, states))
-    bp = model.blocked_params(params)
-    d = sampler._gwg_scores(bp, xb)
-    log_q = sampler._gwg_log_q(d, beta)
+    bp = model.blocked.params(params)
+    d = sampler.gwg_scores(model, bp, xb)
+    log_q = sampler.gwg_log_q(d, beta)
     P = np.zeros((S, S))
     src = np.arange(S)
     for m in range(d.shape[0]):
         idx = jnp.full((S,), m, jnp.int32)
-        x_new, rev = sampler._gwg_apply(xb, idx)
-        d_new = sampler._gwg_scores(bp, x_new)
+        x_new, rev = sampler.gwg_apply(model, xb, idx)
+        d_new = sampler.gwg_scores(model, bp, x_new)
         take = lambda a, i: np.asarray(jnp.take_along_axis(a, i[None], axis=0)[0])  # noqa: E731
         q = np.exp(take(log_q, idx))
         with np.errstate(invalid="ignore"):  # -inf - -inf where m is no change (q = 0)
-            log_alpha = beta * take(d, idx) + take(sampler._gwg_log_q(d_new, beta), rev) \
+            log_alpha = beta * take(d, idx) + take(sampler.gwg_log_q(d_new, beta), rev) \
                 - take(log_q, idx)
         alpha = np.exp(np.minimum(log_alpha, 0.0))
         dst = state_codes(model, model.from_blocked(x_new))
@@ -127,7 +127,7 @@ def test_gwg_step_follows_the_enumerated_kernel():
     S, reps = P.shape[0], 2000
     init = {g: np.repeat(np.asarray(v), reps, axis=0) for g, v in states.items()}
     state = sampler.init(0, params, values=init)
-    state = sampler.step(1, params, state)
+    state, _ = sampler.step(1, params, state)
     dst = state_codes(model, sampler.values(state)).reshape(S, reps)
     emp = np.stack([np.bincount(r, minlength=S) / reps for r in dst])
     # per-entry binomial standard error ≤ 0.5/sqrt(reps); 5 sigma
@@ -140,7 +140,7 @@ def test_per_chain_beta_and_clamp():
         sampler = Metropolis(model, proposal, clamp="v")
         state = sampler.init(0, params, num_chains=3)
         v0 = np.asarray(sampler.values(state)["v"])
-        state = sampler.run(1, params, state, 5, beta=np.array([0.5, 1.0, 2.0], np.float32))
+        state, _ = sampler.run(1, params, state, 5, beta=np.array([0.5, 1.0, 2.0], np.float32))
         np.testing.assert_array_equal(sampler.values(state)["v"], v0)
         assert state.x["h"].dtype == jnp.int8
 
@@ -209,7 +209,7 @@ def test_gwg_draw_follows_the_proposal_and_skips_zero_mass_rows():
     p = np.exp(logits - logits.max())
     p /= p.sum()
     log_q = jnp.broadcast_to(jnp.log(jnp.asarray(p, jnp.float32))[:, None], (M, C))
-    idx = np.asarray(Metropolis._gwg_draw(log_q, jax.random.uniform(jax.random.key(0), (C,))))
+    idx = np.asarray(Metropolis.gwg_draw(log_q, jax.random.uniform(jax.random.key(0), (C,))))
     freq = np.bincount(idx, minlength=M) / C
     assert freq[p == 0].sum() == 0
     assert np.all(np.abs(freq - p) < 5 * np.sqrt(p * (1 - p) / C) + 1e-6)

@@ -78,7 +78,7 @@ def test_kernel_parallel_chain_method_on_two_devices():
 
 def test_arviz_from_numpyro_and_init_params():
     model, params = ZOO["rbm"]()
-    kernel = Kernel(model, params, steps_per_sample=2)
+    kernel = Kernel(model, params, thin=2)
     mcmc = numpyro.infer.MCMC(kernel, num_warmup=0, num_samples=20, num_chains=2,
                               chain_method="vectorized", progress_bar=False)
     init = {"v": np.ones((2, 6), np.int8), "h": np.zeros((2, 4), np.int8)}
@@ -92,8 +92,8 @@ def test_arviz_from_numpyro_and_init_params():
         mcmc.run(jax.random.key(0), init_params={"v": init["v"]})
     with pytest.raises(ValueError, match="another model"):
         Kernel(model, params, sampler=pp.samplers.BlockGibbs(ZOO["ising"]()[0]))
-    with pytest.raises(ValueError, match="steps_per_sample"):
-        Kernel(model, params, steps_per_sample=0)
+    with pytest.raises(ValueError, match="thin"):
+        Kernel(model, params, thin=0)
 
 
 def test_numpyro_program_matches_model_under_discrete_gibbs():

@@ -45,20 +45,20 @@ def test_pmp_step_protocol():
     params["J"] = jnp.full_like(params["J"], 0.3)
     sampler = pp.samplers.PerturbAndMaxProduct(model, num_iters=30, damping=0.5)
     state = sampler.init(0, params, num_chains=16)
-    s1 = sampler.step(jax.random.key(1), params, state)
-    s2 = jax.jit(sampler.step)(jax.random.key(2), params, s1)
+    s1, _ = sampler.step(jax.random.key(1), params, state)
+    s2, _ = jax.jit(sampler.step)(jax.random.key(2), params, s1)
     v1, v2 = sampler.values(s1)["s"], sampler.values(s2)["s"]
     assert v1.shape == (16, 16) and v1.dtype == np.int8
     assert set(np.unique(np.asarray(v1))) <= {-1, 1}
     assert not np.array_equal(np.asarray(v1), np.asarray(v2))  # fresh samples each step
     assert s1.residual.shape == (16,) and sampler.converged(s1).dtype == bool
     # same key, same samples: the step is a pure function
-    s1b = sampler.step(jax.random.key(1), params, state)
+    s1b, _ = sampler.step(jax.random.key(1), params, state)
     np.testing.assert_array_equal(np.asarray(s1.x["s"]), np.asarray(s1b.x["s"]))
     # one inverse temperature per sample: beta -> 0 gives (nearly) uniform noise-driven
     # states, a large beta the MAP of the ferromagnet (all equal)
     beta = np.array([1e-3] * 8 + [50.0] * 8, np.float32)
-    s3 = sampler.step(jax.random.key(3), params, state, beta=beta)
+    s3, _ = sampler.step(jax.random.key(3), params, state, beta=beta)
     mag = np.abs(np.asarray(sampler.values(s3)["s"]).mean(1))
     assert np.all(mag[8:] == 1.0) and mag[:8].mean() < 0.6
     with pytest.raises(ValueError, match="noise"):
@@ -71,7 +71,7 @@ def test_zero_noise_gives_the_map():
     params = {n: jnp.asarray(rng.standard_normal(s), jnp.float32)
               for n, s in model.param_shapes.items()}
     sampler = pp.samplers.PerturbAndMaxProduct(model, num_iters=100, noise=0.0)
-    state = sampler.step(1, params, sampler.init(0, params, num_chains=3))
+    state, _ = sampler.step(1, params, sampler.init(0, params, num_chains=3))
     states = enumerate_states(model)
     best = states["s"][np.argmax(-np.asarray(model.energy(params, states)))]
     for row in np.asarray(sampler.values(state)["s"]):
@@ -86,7 +86,7 @@ def test_pmp_runs_on_every_factor_kind(name, perturb_factors):
                                                perturb_factors=perturb_factors,
                                                warm_start=True)
     state = sampler.init(0, params, num_chains=8)
-    state = sampler.run(jax.random.key(1), params, state, num_steps=3)
+    state, _ = sampler.run(jax.random.key(1), params, state, num_steps=3)
     vals = sampler.values(state)
     for g, grp in model.groups.items():
         assert vals[g].shape == (8, grp.size)
@@ -161,7 +161,7 @@ def test_clamped_pmp_conditions_on_the_clamped_group():
     sampler = pp.samplers.PerturbAndMaxProduct(model, num_iters=5, clamp="v")
     v = np.array([[1, 0, 1, 1, 0, 0]] * 4000, np.int8)
     state = sampler.init(0, params, values={"v": v, "h": np.zeros((4000, 4), np.int8)})
-    state = sampler.step(1, params, state)
+    state, _ = sampler.step(1, params, state)
     vals = sampler.values(state)
     np.testing.assert_array_equal(np.asarray(vals["v"]), v)
     p_on = jax.nn.sigmoid(params["b_h"] + v[0].astype(np.float32) @ params["W"])

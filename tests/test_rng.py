@@ -4,8 +4,8 @@ import jax
 import numpy as np
 import pytest
 
-from pcdppl.graph.model import as_key
-from pcdppl.samplers.rng import split, threefry2x32, uniform
+from pcdppl._compile import as_key
+from pcdppl._compile.prng import split, threefry2x32, uniform
 
 
 @pytest.mark.parametrize("shape", [(1,), (7,), (3, 5), (2, 3, 4), (1284, 37)])

@@ -66,8 +66,8 @@ else:
     from models_zoo import ZOO
 
     import pcdppl as pp
+    from pcdppl.learn.epoch import epoch_program
     from pcdppl.samplers import BlockGibbs, Sampler
-    from pcdppl.samplers.gibbs import GibbsState
     from pcdppl.sharding import put_replicated, resolve_mesh
 
     def test_child_sees_four_devices():
@@ -95,8 +95,8 @@ else:
         assert s4.mesh.size == NDEV and s1.mesh is None
         st1, st4 = s1.init(0, params, 8), s4.init(0, params, 8)
         assert _chain_split(st4.x["s"], 1)
-        st1 = s1.run(1, params, s1.step(2, params, st1, beta), 7, beta)
-        st4 = s4.run(1, params, s4.step(2, params, st4, beta), 7, beta)
+        st1, _ = s1.run(1, params, s1.step(2, params, st1, beta)[0], 7, beta)
+        st4, _ = s4.run(1, params, s4.step(2, params, st4, beta)[0], 7, beta)
         assert _chain_split(st4.x["s"], 1)
         np.testing.assert_array_equal(np.asarray(st1.x["s"]), np.asarray(st4.x["s"]))
         # the sampler's mesh is pp.sample's default
@@ -106,7 +106,7 @@ else:
         np.testing.assert_array_equal(np.asarray(d1["s"]), np.asarray(d4["s"]))
 
     def test_fused_uniform_is_partitioned_and_unchanged():
-        from pcdppl.samplers.rng import uniform
+        from pcdppl._compile.prng import uniform
         from pcdppl.sharding import chain_spec
 
         mesh = resolve_mesh(devices=NDEV)
@@ -127,11 +127,8 @@ else:
                 super().__init__(model)
                 self.inner, self.sweeps = BlockGibbs(model), sweeps
 
-            def _init(self, key, bp, xb):
-                return GibbsState(dict(xb))
-
-            def _step(self, key, bp, state, beta):
-                return self.inner._run_b(key, bp, state, beta, self.sweeps)
+            def transition(self, key, model, bparams, state, beta):
+                return self.inner.transitions(key, model, bparams, state, beta, self.sweeps)
 
         model, params = ZOO["potts"]()
         mesh = jax.make_mesh((NDEV,), ("chains",))  # Explicit axes by default
@@ -194,8 +191,10 @@ else:
         data = _data(model, 64)
         learner = pp.PCD(model, num_chains=32, batch_size=16, devices=NDEV)
         state = learner.init_state(0, data)
-        hlo = learner._epoch_fn(("v",), 64).lower(
-            state, put_replicated({"v": jnp.asarray(data)}, learner.mesh)).compile().as_text()
+        spec = learner.epoch_spec(("v",), 64, None)
+        hlo = epoch_program.lower(spec, model, learner.sampler, learner.clamped_sampler(("v",)),
+                                  state, put_replicated({"v": jnp.asarray(data)}, learner.mesh)
+                                  ).compile().as_text()
         assert "all-reduce(" in hlo
         assert "all-gather(" not in hlo and "all-to-all(" not in hlo
 

@@ -34,8 +34,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..graph.factors import Bias, Dense, Factor, Pairwise, Table, _Side
+from ..graph.factors import Bias, Dense, Factor, Pairwise, Table
 from ..graph.groups import VariableGroup
+from ..graph.neighbors import gather
 
 Array = jax.Array
 
@@ -76,15 +77,6 @@ def as_group_message(group: VariableGroup, vec: Array) -> Array:
 
 def gumbel(key, shape) -> Array:
     return jax.random.gumbel(key, shape, jnp.float32)
-
-
-def _gather_sum(side: _Side, msgs: Array) -> Array:
-    """Sum the rows ``side.eid`` of ``msgs`` into each source unit: ``(n, ...)``."""
-    if side.padded:
-        pad = jnp.zeros((1,) + msgs.shape[1:], msgs.dtype)
-        return jnp.sum(jnp.concatenate([msgs, pad])[side.eid], axis=1)
-    return jax.ops.segment_sum(msgs[side.eid], side.src, num_segments=side.n,
-                               indices_are_sorted=True)
 
 
 def _values(g: VariableGroup) -> np.ndarray:
@@ -151,30 +143,44 @@ def _perturb_table(key, th, scale, shape):
                  for s in range(2))
 
 
-def _pair_sides(f: Pairwise) -> dict[str, _Side]:
-    """Per group, the rows of the ``(2E, ...)`` message array that flow into each unit."""
+def message_rows(f: Pairwise) -> dict[str, Array]:
+    """Per group, the rows of the ``(2E, ...)`` message array (row ``e`` flows to the ``a``
+    end of edge ``e``, row ``E + e`` to its ``b`` end; ``2E`` is a zero pad) that each slot
+    of the group's neighbour table receives: the shape of ``f.sides[g].eid``."""
     E = f.num_edges
-    ia, ib = np.asarray(f.ia), np.asarray(f.ib)
-    to_a, to_b = np.arange(E, dtype=np.int32), E + np.arange(E, dtype=np.int32)
-    if f.a.name == f.b.name:
-        return {f.a.name: _Side(np.concatenate([ia, ib]), np.concatenate([ib, ia]),
-                                np.concatenate([to_a, to_b]), f.a.size, 2 * E)}
-    return {f.a.name: _Side(ia, ib, to_a, f.a.size, 2 * E),
-            f.b.name: _Side(ib, ia, to_b, f.b.size, 2 * E)}
+    out = {}
+    for g, side in f.sides.items():
+        eid = side.eid
+        empty = eid >= E
+        e = jnp.where(empty, 0, eid)
+        if f.a.name != f.b.name:
+            rows = e if g == f.a.name else E + e
+        else:
+            unit = jnp.arange(side.n, dtype=eid.dtype)[:, None] if side.padded else side.src
+            rows = jnp.where(gather(f.ia, e) == unit, e, E + e)
+        out[g] = jnp.where(empty, 2 * E, rows)
+    return out
+
+
+def _incoming(f: Pairwise, rows: dict, msgs: Array, group: str):
+    if group not in f.sides:
+        return None
+    pad = jnp.zeros((1,) + msgs.shape[1:], msgs.dtype)
+    return f.sides[group].gather_sum(rows[group], jnp.concatenate([msgs, pad]))
 
 
 class PairwiseBinaryKernel(Kernel):
     """Sparse pairwise factor on binary/spin units, closed-form log-odds messages.
 
     Messages: ``(2E, C)`` log-odds; row ``e`` goes to the ``a`` end of edge ``e``
-    (``Pairwise.ia``), row ``E + e`` to its ``b`` end (``Pairwise.ib``). Incoming sums use
-    padded neighbour tables built with the pairwise factor's own ``_Side`` machinery.
+    (``Pairwise.ia``), row ``E + e`` to its ``b`` end (``Pairwise.ib``). Incoming sums go
+    through the factor's own neighbour tables (:func:`message_rows`).
     """
 
     def __init__(self, f: Pairwise):
         self.factor, self.ga, self.gb = f, f.a, f.b
         self.E = f.num_edges
-        self.sides = _pair_sides(f)
+        self.rows = message_rows(f)
 
     def potential(self, bp, beta):
         return _binary_table(bp["J"][:, None], self.ga, self.gb, beta)
@@ -186,13 +192,12 @@ class PairwiseBinaryKernel(Kernel):
         return jnp.zeros((2 * self.E, C), jnp.float32)
 
     def incoming(self, msgs, group):
-        side = self.sides.get(group)
-        return None if side is None else _gather_sum(side, msgs)
+        return _incoming(self.factor, self.rows, msgs, group)
 
     def update(self, th, msgs, beliefs, T):
         f, E = self.factor, self.E
-        n_a = beliefs[self.ga.name][f.ia] - msgs[:E]  # a -> factor
-        n_b = beliefs[self.gb.name][f.ib] - msgs[E:]  # b -> factor
+        n_a = gather(beliefs[self.ga.name], f.ia) - msgs[:E]  # a -> factor
+        n_b = gather(beliefs[self.gb.name], f.ib) - msgs[E:]  # b -> factor
         to_b = _pair_message(th, n_a, T)
         to_a = _pair_message(_transpose(th), n_b, T)
         return jnp.concatenate([to_a, to_b])
@@ -244,7 +249,7 @@ class PairwisePottsKernel(Kernel):
     def __init__(self, f: Pairwise):
         self.factor, self.ga, self.gb = f, f.a, f.b
         self.E, self.k = f.num_edges, f.a.num_states
-        self.sides = _pair_sides(f)
+        self.rows = message_rows(f)
 
     def potential(self, bp, beta):
         J = bp["J"][:, None] * beta  # (E, 1|C)
@@ -257,13 +262,12 @@ class PairwisePottsKernel(Kernel):
         return jnp.zeros((2 * self.E, self.k, C), jnp.float32)
 
     def incoming(self, msgs, group):
-        side = self.sides.get(group)
-        return None if side is None else _gather_sum(side, msgs)
+        return _incoming(self.factor, self.rows, msgs, group)
 
     def update(self, th, msgs, beliefs, T):
         f, E = self.factor, self.E
-        n_a = beliefs[self.ga.name][f.ia] - msgs[:E]  # (E, k, C)
-        n_b = beliefs[self.gb.name][f.ib] - msgs[E:]
+        n_a = gather(beliefs[self.ga.name], f.ia) - msgs[:E]  # (E, k, C)
+        n_b = gather(beliefs[self.gb.name], f.ib) - msgs[E:]
         to_b = soft_max(th + n_a[:, :, None, :], 1, T)  # reduce over the a state
         to_a = soft_max(th + n_b[:, None, :, :], 2, T)  # reduce over the b state
         return normalize(jnp.concatenate([to_a, to_b]))
@@ -313,7 +317,7 @@ class TableKernel(Kernel):
 
     def update(self, th, msgs, beliefs, T):
         f = self.factor
-        n = [as_vector(g, beliefs[g.name])[f.mb[:, p]] - msgs[p]
+        n = [gather(as_vector(g, beliefs[g.name]), f.mb[:, p]) - msgs[p]
              for p, g in enumerate(f.vgroups)]
         total = th
         for p in range(self.m):

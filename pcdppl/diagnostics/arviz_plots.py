@@ -27,9 +27,9 @@ def _select(idata, var_names, max_chains):
 
 
 def _backend():
-    from .plots import _pyplot
+    from .plots import pyplot
 
-    _pyplot()  # selects Agg without a display
+    pyplot()  # selects Agg without a display
     return "matplotlib"
 
 

@@ -23,14 +23,18 @@ class MixingWarning(UserWarning):
 
 def to_datatree(posterior: dict, sample_stats: dict | None = None, *, dims=None, coords=None,
                 attrs: dict | None = None):
-    """Build an ArviZ DataTree from ``dict[name, array (chain, draw, ...)]``."""
+    """Build an ArviZ DataTree from ``dict[name, array (chain, draw, ...)]``.
+
+    A sampler statistic called ``energy`` is stored as ``sampler_energy``: ArviZ reads
+    ``sample_stats.energy`` as the energy of Hamiltonian Monte Carlo (for BFMI)."""
     import arviz as az
 
     post = {k: np.asarray(v) for k, v in posterior.items()}
     if not post:
         raise ValueError("no statistics to convert")
     data = {"posterior": post}
-    stats = {k: np.asarray(v) for k, v in (sample_stats or {}).items()}
+    stats = {("sampler_energy" if k == "energy" else k): np.asarray(v)
+             for k, v in (sample_stats or {}).items()}
     if stats:
         data["sample_stats"] = stats
     group_attrs = {"/": dict(attrs)} if attrs else None

@@ -28,9 +28,10 @@ from statistics import NormalDist
 import jax
 import numpy as np
 
+from .._compile import as_key
 from ..graph.data import as_dataset
-from ..graph.model import Model, as_key
-from ..samplers.base import Sampler, check_beta, random_values
+from ..graph.model import Model
+from ..samplers import Sampler, check_beta, random_values, resolve_sampler
 from . import convergence
 from .idata import to_datatree
 from .statistics import ChainRecorder
@@ -75,20 +76,21 @@ class MixingReport:
         return "\n".join(lines)
 
 
-@partial(jax.jit, static_argnames=("sampler", "recorder", "num_warmup", "num_samples", "thin"))
-def _run_recorded(sampler, recorder, key, params, state, beta, num_warmup, num_samples, thin):
+@partial(jax.jit, static_argnames=("recorder", "num_warmup", "num_samples", "thin"))
+def _run_recorded(sampler, recorder, key, params, x, beta, num_warmup, num_samples, thin):
     """Warm up, then record the statistics every ``thin`` transitions: one compiled program."""
-    bp = sampler.model.blocked_params(params)
-    k_warm, k_draw = jax.random.split(key)
+    model = sampler.model
+    bp = model.blocked.params(params)
+    k_init, k_warm, k_draw = jax.random.split(key, 3)
+    state = sampler.init_state(k_init, model, bp, x)
     if num_warmup:
-        state = sampler._run_b(k_warm, bp, state, beta, num_warmup)
+        state, _ = sampler.transitions(k_warm, model, bp, state, beta, num_warmup)
 
     def draw(s, k):
-        s = sampler._run_b(k, bp, s, beta, thin)
-        return s, recorder(bp, s)
+        s, info = sampler.transitions(k, model, bp, s, beta, thin)
+        return s, (recorder.statistics(model, bp, s.x), info)
 
-    state, (post, stats) = jax.lax.scan(draw, state, jax.random.split(k_draw, num_samples))
-    return state, post, stats
+    return jax.lax.scan(draw, state, jax.random.split(k_draw, num_samples))
 
 
 def _data_starts(model: Model, data, key, num_chains: int) -> dict:
@@ -103,9 +105,8 @@ def _data_starts(model: Model, data, key, num_chains: int) -> dict:
     xb = {}
     for (g, grp), k in zip(model.groups.items(), keys, strict=True):
         if g in ds:
-            lay = model.layouts[g]
-            vals = np.asarray(ds[g])[rows]
-            xb[g] = jax.numpy.asarray((vals if lay.identity else vals[:, lay.perm]).T, np.int8)
+            vals = np.asarray(ds[g])[rows][:, model.layouts[g].host_perm()]
+            xb[g] = jax.numpy.asarray(vals.T, np.int8)
         else:
             xb[g] = random_values(k, grp, num_chains)
     return xb
@@ -135,13 +136,9 @@ def mixing(model: Model, params, key, *, sampler: Sampler | None = None, num_cha
     """
     import pandas as pd
 
-    from ..samplers.gibbs import BlockGibbs
-
     if not isinstance(model, Model):
         raise TypeError(f"expected a compiled pcdppl.Model, got {type(model).__name__}")
-    sampler = BlockGibbs(model) if sampler is None else sampler
-    if not isinstance(sampler, Sampler) or sampler.model is not model:
-        raise ValueError("sampler must be a pcdppl sampler built for this model")
+    sampler = resolve_sampler(model, sampler, "mixing check")
     for name, v, lo in (("num_chains", num_chains, 2), ("num_samples", num_samples, 4),
                         ("thin", thin, 1), ("num_warmup", num_warmup, 0)):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
@@ -151,7 +148,7 @@ def mixing(model: Model, params, key, *, sampler: Sampler | None = None, num_cha
     check_beta(beta)
     model.check_params(params)
     key = as_key(key)
-    k_data, k_rand, k_init, k_run = jax.random.split(key, 4)
+    k_data, k_rand, k_run = jax.random.split(key, 3)
     keys = jax.random.split(k_rand, len(model.groups))
     xb = {g: random_values(k, grp, num_chains)
           for (g, grp), k in zip(model.groups.items(), keys, strict=True)}
@@ -160,11 +157,9 @@ def mixing(model: Model, params, key, *, sampler: Sampler | None = None, num_cha
         starts = _data_starts(model, data, k_data, num_chains)
         xb = {g: jax.numpy.concatenate([starts[g], xb[g]], axis=1) for g in model.groups}
         C_data = num_chains
-    bp = model.blocked_params(params)
-    state = sampler._init(k_init, bp, xb)
     recorder = ChainRecorder(model, track_units)
-    _, post, stats = _run_recorded(sampler, recorder, k_run, params, state, beta,
-                                   int(num_warmup), int(num_samples), int(thin))
+    _, (post, stats) = _run_recorded(sampler, recorder, k_run, params, xb, beta,
+                                     int(num_warmup), int(num_samples), int(thin))
     post = {k: np.swapaxes(np.asarray(v), 0, 1) for k, v in jax.device_get(post).items()}
     stats = {k: np.swapaxes(np.asarray(v), 0, 1) for k, v in jax.device_get(stats).items()}
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
     try:
         import matplotlib
     except ImportError as err:  # pragma: no cover - depends on the environment
@@ -65,7 +65,7 @@ def plot_samples(samples, shape: tuple[int, int] | None = None, *, path=None, nc
     for i in range(nrows):
         for j in range(ncols):
             canvas[1 + i * (r + 1): 1 + i * (r + 1) + r, 1 + j * (c + 1): 1 + j * (c + 1) + c] = tiles[i, j]
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(3.0, ncols * (c + 1) * 0.07 + 0.4),
                                     max(2.0, nrows * (r + 1) * 0.07 + 0.6)))
     cmap = plt.get_cmap("gray_r").with_extremes(bad="#d0d7de")
@@ -92,7 +92,7 @@ def plot_history(history: dict, *, path=None, metrics=None, x: str = "epoch"):
     unknown = [m for m in metrics if m not in history]
     if unknown:
         raise KeyError(f"history has no metric {unknown[0]!r}; it has {sorted(history)}")
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 2.8), squeeze=False)
     xs = np.asarray(history[x])
     for ax, m in zip(axes[0], metrics, strict=True):

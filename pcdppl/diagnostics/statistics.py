@@ -11,9 +11,9 @@ so pcdppl tracks continuous functionals of each chain ``c``:
   ``Δ_i = -E(x_i = on) + E(x_i = off)`` (for categorical units the log-odds of state 0).
 
 :class:`ChainRecorder` evaluates them inside compiled code (the learner's epoch scan, the
-:func:`~pcdppl.diagnostics.mixing` run), together with the sampler's own per-chain
-statistics: every float field of shape ``(C,)`` of the sampler state other than ``x``
-(e.g. ``accept_rate`` of a Metropolis state).
+:func:`~pcdppl.diagnostics.mixing` run); the sampler's own statistics come from the ``info``
+its transitions return. A recorder is hashable configuration (no arrays): compiled programs
+take it as a static argument and the model as an ordinary one.
 """
 
 from __future__ import annotations
@@ -67,38 +67,41 @@ class ChainRecorder:
         model: the compiled model.
         units: log-odds units per group, as :func:`resolve_units` accepts (default 3 each).
 
-    ``recorder(bp, state)`` returns ``(posterior, sample_stats)``: two dicts of arrays
-    with the chain axis first (``(C,)`` or ``(C, k)``), ready to stack along draws.
+    ``recorder.statistics(model, bparams, x)`` returns ``dict[name, array]`` with the chain
+    axis first (``(C,)`` or ``(C, k)``), ready to stack along draws.
     """
 
-    layout = None  # set by recording.record_step: how the recorded statistics are packed
-
     def __init__(self, model: Model, units=3):
-        self.model = model
-        self.units = resolve_units(model, units)
+        resolved = resolve_units(model, units)
+        self.groups = tuple(model.groups.values())
+        self.units = tuple((g, tuple(int(i) for i in idx)) for g, idx in resolved.items())
         # blocked row of every tracked unit: user unit i sits at row inv[i]
-        self._rows = {g: np.asarray(model.layouts[g].inv)[idx] if len(idx) else idx
-                      for g, idx in self.units.items()}
+        self.rows = tuple((g, tuple(int(r) for r in model.layouts[g].host_inv()[list(idx)]))
+                          for g, idx in self.units)
 
-    def __call__(self, bp, state) -> tuple[dict[str, Array], dict[str, Array]]:
-        return self.statistics(bp, state.x), sampler_stats(state)
+    def _key(self):
+        return (self.groups, self.units, self.rows)
 
-    def statistics(self, bp, xb) -> dict[str, Array]:
+    def __hash__(self):
+        return hash(self._key())
+
+    def __eq__(self, other):
+        return isinstance(other, ChainRecorder) and self._key() == other._key()
+
+    def statistics(self, model: Model, bparams, x) -> dict[str, Array]:
         """``energy`` ``(C,)``, ``mean_<g>`` ``(C,)`` or ``(C, k)``, ``logodds_<g>`` ``(C, r)``."""
-        model = self.model
-        out = {"energy": model._energy_b(bp, xb)}
+        out = {"energy": model.blocked.energy(bparams, x)}
         for g, grp in model.groups.items():
-            x = xb[g]
+            v = x[g]
             if grp.is_categorical:
-                states = jnp.arange(grp.num_states, dtype=x.dtype)
-                occ = (x[:, :, None] == states).astype(jnp.float32).mean(axis=0)
-                out[f"mean_{g}"] = occ  # (C, k)
+                states = jnp.arange(grp.num_states, dtype=v.dtype)
+                out[f"mean_{g}"] = (v[:, :, None] == states).astype(jnp.float32).mean(axis=0)
             else:
-                out[f"mean_{g}"] = x.astype(jnp.float32).mean(axis=0)
-        for g, rows in self._rows.items():
-            if not len(rows):
+                out[f"mean_{g}"] = v.astype(jnp.float32).mean(axis=0)
+        for g, rows in self.rows:
+            if not rows:
                 continue
-            loc = model._local_b(bp, xb, g, jnp.asarray(rows))
+            loc = model.blocked.local_logits(bparams, x, g, np.asarray(rows, np.int32))
             if model.groups[g].is_categorical:  # log-odds of state 0 against the rest
                 loc = loc[:, 0] - jax.nn.logsumexp(loc[:, 1:], axis=1)
             out[f"logodds_{g}"] = loc.T  # (C, r)
@@ -107,28 +110,13 @@ class ChainRecorder:
     def dims(self) -> tuple[dict[str, list[str]], dict[str, np.ndarray]]:
         """ArviZ ``dims`` and ``coords`` of the non-scalar statistics."""
         dims, coords = {}, {}
-        for g, grp in self.model.groups.items():
+        units = dict(self.units)
+        for grp in self.groups:
+            g = grp.name
             if grp.is_categorical:
                 dims[f"mean_{g}"] = [f"{g}_state"]
                 coords[f"{g}_state"] = np.arange(grp.num_states)
-            if len(self.units[g]):
+            if units[g]:
                 dims[f"logodds_{g}"] = [f"{g}_unit"]
-                coords[f"{g}_unit"] = self.units[g]
+                coords[f"{g}_unit"] = np.asarray(units[g], np.int64)
         return dims, coords
-
-
-def sampler_stats(state) -> dict[str, Array]:
-    """Per-chain float statistics a sampler keeps in its state: every NamedTuple field
-    other than ``x`` holding a floating ``(C,)`` array (e.g. ``accept_rate``)."""
-    x = getattr(state, "x", None)
-    if not hasattr(state, "_asdict") or not isinstance(x, Mapping) or not x:
-        return {}
-    C = next(iter(x.values())).shape[-1]
-    out = {}
-    for name, v in state._asdict().items():
-        if name == "x" or not hasattr(v, "shape") or not hasattr(v, "dtype"):
-            continue
-        if v.shape == (C,) and jnp.issubdtype(v.dtype, jnp.floating):
-            # never call a sampler statistic "energy": ArviZ reads that as HMC energy (BFMI)
-            out["sampler_energy" if name == "energy" else name] = v
-    return out

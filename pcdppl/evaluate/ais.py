@@ -1,28 +1,29 @@
-"""Annealed importance sampling (AIS) estimates of ``log Z`` for RBMs.
+"""Annealed importance sampling (AIS) estimates of ``log Z``, for every model.
 
-Salakhutdinov and Murray (2008), "On the quantitative analysis of deep belief networks".
-The target is a two-layer model whose layers ``v`` (sampled) and ``h`` (summed out) are each
-conditionally independent given the other — an RBM. The base model ``A`` is a product of
-independent visible units with log-odds ``a`` (by default the *base-rate* model: ``a`` from
-the smoothed marginals of the training data) and free hidden units, so
-``log Z_A = Σ_i softplus(a_i) + n_h log 2`` exactly.
+Neal (2001); Salakhutdinov and Murray (2008), "On the quantitative analysis of deep belief
+networks". The groups of the model are split into *sampled* groups ``V`` and *summed* groups
+``S``, conditionally independent given ``V`` (an RBM's hidden layer; none for an Ising or
+Potts model), which are summed analytically (Rao–Blackwellised). The base model ``A`` has
+independent sampled units with fields ``a`` — the smoothed marginals of data when data are
+given (the *base-rate* model), else 0 (uniform) — and free summed units, so ``log Z_A`` is
+exact. With ``A(x) = Σ_i a_i[x_i]`` the intermediate targets are
 
-The intermediate distributions interpolate the energies, ``p_k ∝ exp(-(1-β_k) E_A - β_k E)``;
-with the hidden units summed analytically (Rao–Blackwellised),
+    log f_β(x_V) = (1-β) A(x_V) - F_β(x_V),     -F_β(x_V) = log Σ_{x_S} exp(-β E(x_V, x_S)),
 
-    log p*_k(v) = (1-β_k) aᵀ[v=on] - β_k E(v, h_ref) + Σ_j softplus(β_k ℓ_j(v)),
+evaluated from one energy at the summed groups' reference state and their local log-odds
+(:meth:`pcdppl.graph.Blocked.free_energy_parts`). Each run starts from an exact draw of
+``A``, accumulates ``w += log f_{β_k}(x) - log f_{β_{k-1}}(x)``, draws the summed groups
+exactly from ``p_k(x_S | x_V)`` and moves ``x`` with a transition that leaves
+``p_k ∝ exp(-β_k E + (1-β_k) A)`` invariant: any pcdppl sampler, run on the model extended
+by one bias factor per sampled group holding ``(1-β_k) a`` with the couplings scaled by
+``β_k`` (block Gibbs over the sampled groups by default). Then
 
-where ``ℓ_j(v)`` is the log-odds of hidden unit ``j`` given ``v`` (one matmul) and
-``h_ref`` the reference state of the hidden layer. Each run starts from an exact draw of
-``p_A``, accumulates ``w += log p*_k(v) - log p*_{k-1}(v)`` and moves ``v`` by one block-Gibbs
-sweep (``h ~ p_k(h|v)``, then ``v ~ p_k(v|h)``) that leaves ``p_k`` invariant. Then
+    log Ẑ = log Z_A + logmeanexp(w),
 
-    Ẑ / Z_A = mean_m exp(w_m),        log Ẑ = log Z_A + logmeanexp(w),
-
-an unbiased estimate of ``Z`` (so ``log Ẑ`` is, by Jensen, biased low on average). The
-standard error reported is the delta-method error of ``log Ẑ``,
-``sd(exp(w)) / (sqrt(M) · mean(exp(w)))``. The whole anneal — every temperature, every
-run — is one compiled program (``lax.scan`` over the temperatures).
+an unbiased estimate of ``Z`` (``log Ẑ`` is, by Jensen, biased low on average). The standard
+error reported is the delta-method error ``sd(exp(w)) / (sqrt(M) · mean(exp(w)))``. The whole
+anneal is one compiled program (``lax.scan`` over the temperatures) that takes the model as
+an argument.
 """
 
 from __future__ import annotations
@@ -35,9 +36,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._compile import as_key, uniform
+from ..graph.blocked import log_partition_of_units
 from ..graph.data import as_dataset
-from ..graph.model import Model, as_key
-from ..samplers.base import sample_units
+from ..graph.factor_graph import FactorGraph
+from ..graph.model import Model
+from ..samplers.base import Sampler
+from ..samplers.gibbs import BlockGibbs
+from ..samplers.units import sample_units
+from .exact import analytic_split
 
 Array = jax.Array
 
@@ -71,8 +78,8 @@ class AISResult:
         log_z: the estimate ``log Ẑ``.
         stderr: its standard error (delta method over the runs).
         log_weights: ``(num_chains,)`` final log importance weights ``w_m``.
-        log_z_base: ``log Z_A`` of the base model (visible units with log-odds ``a``, hidden
-            units free).
+        log_z_base: ``log Z_A`` of the base model (sampled units independent with the base
+            fields, summed-out units free).
         num_chains: independent annealing runs.
         num_betas: intermediate temperatures (excluding ``β = 0``).
     """
@@ -83,6 +90,8 @@ class AISResult:
     log_z_base: float = 0.0
     num_chains: int = 0
     num_betas: int = 0
+    sampled: tuple = ()
+    summed: tuple = ()
 
     def __iter__(self):
         return iter((self.log_z, self.stderr))
@@ -91,24 +100,29 @@ class AISResult:
         return float(self.log_z)
 
 
-def _layers(model: Model, visible: str | None) -> tuple[str, str]:
-    """The (sampled, summed-out) groups of an RBM-shaped model."""
-    names = list(model.groups)
-    if len(names) != 2:
-        raise ValueError(f"ais needs a two-layer model (an RBM); this model has groups {names}")
-    for g in names:
-        grp = model.groups[g]
-        if grp.is_categorical:
-            raise ValueError(f"ais supports binary and spin units; group {g!r} is categorical")
-        if not model.conditionally_independent([g]):
-            raise ValueError(f"ais needs each layer conditionally independent given the other; "
-                             f"group {g!r} has couplings within itself")
-    if visible is None:
-        visible = "v" if "v" in names else names[0]
-    if visible not in names:
-        raise KeyError(f"visible={visible!r} is not a group of the model ({names})")
-    hidden = next(g for g in names if g != visible)
-    return visible, hidden
+def split_groups(model: Model, sampled=None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(sampled, summed)``: the groups AIS samples and those it sums analytically.
+
+    ``sampled`` (a group name or names) defaults to the model's ``"v"`` group where there is
+    one and the rest can be summed, else to what enumeration would enumerate; the summed
+    groups are the conditionally independent set of the rest with the most states."""
+    if sampled is None:
+        names = list(model.groups)
+        rest = [g for g in names if g != "v"]
+        if "v" in model.groups and rest and model.conditionally_independent(rest):
+            sampled = ("v",)
+        else:
+            sampled = tuple(analytic_split(model)[0]) or (names[0],)
+    sampled = (sampled,) if isinstance(sampled, str) else tuple(sampled)
+    unknown = [g for g in sampled if g not in model.groups]
+    if unknown:
+        raise KeyError(f"unknown group {unknown[0]!r} in visible=; the model's groups are "
+                       f"{list(model.groups)}")
+    if not sampled:
+        raise ValueError("AIS needs at least one sampled group")
+    rest = [g for g in model.groups if g not in sampled]
+    enum, summed = analytic_split(model, rest) if rest else ([], [])
+    return tuple(sampled) + tuple(enum), tuple(summed)
 
 
 def base_rate_logits(data, *, smoothing: float = 1.0) -> np.ndarray:
@@ -124,44 +138,185 @@ def base_rate_logits(data, *, smoothing: float = 1.0) -> np.ndarray:
     return np.log(p / (1 - p)).astype(np.float32)
 
 
-def ais(model: Model, params, key=0, *, num_chains: int = 100, betas=None, data=None,
-        base_logits=None, visible: str | None = None, smoothing: float = 1.0) -> AISResult:
-    """Estimate ``log Z`` of an RBM by annealed importance sampling.
+def base_fields(model: Model, sampled, data=None, base_logits=None,
+                smoothing: float = 1.0) -> dict[str, np.ndarray]:
+    """The base model's fields per sampled group (user order): log-odds ``(n,)`` of "on"
+    for binary/spin units, log-potentials ``(n, k)`` for categorical ones. From ``data``
+    (smoothed marginals), ``base_logits`` (given: an array for a single sampled group or a
+    dict), or zeros (uniform)."""
+    if base_logits is not None and data is not None:
+        raise ValueError("give either data (for a base-rate model) or base_logits, not both")
+    shapes = {g: (model.groups[g].size, model.groups[g].num_states)
+              if model.groups[g].is_categorical else (model.groups[g].size,) for g in sampled}
+    out = {g: np.zeros(s, np.float32) for g, s in shapes.items()}
+    if base_logits is not None:
+        given = base_logits if isinstance(base_logits, dict) else {sampled[0]: base_logits}
+        for g, a in given.items():
+            if g not in shapes:
+                raise KeyError(f"base_logits for group {g!r}, which AIS does not sample "
+                               f"(sampled: {list(sampled)})")
+            a = np.asarray(a, np.float32)
+            if a.shape != shapes[g] or not np.all(np.isfinite(a)):
+                raise ValueError(f"base_logits[{g!r}] must be finite values of shape "
+                                 f"{shapes[g]}, got shape {a.shape}")
+            out[g] = a
+    elif data is not None:
+        ds = as_dataset(model.groups, data if isinstance(data, dict) else {sampled[0]: data})
+        for g, x in ds.items():
+            if g not in shapes:
+                continue
+            grp = model.groups[g]
+            if grp.is_categorical:
+                counts = np.stack([(x == c).sum(0) for c in range(grp.num_states)], 1)
+                p = (counts + smoothing) / (x.shape[0] + grp.num_states * smoothing)
+                out[g] = np.log(p).astype(np.float32)
+            else:
+                out[g] = base_rate_logits(x == grp.values[-1], smoothing=smoothing)
+    return out
+
+
+def base_biases(model: Model, fields: dict) -> dict[str, np.ndarray]:
+    """The bias parameters ``b`` (``-E_A ∋ b·x``, or ``b[x]`` for categorical units) of base
+    fields given as log-odds of "on": ``b = a`` for binary units, ``a / 2`` for spins."""
+    return {g: (a / 2 if model.groups[g].kind == "spin" else a).astype(np.float32)
+            for g, a in fields.items()}
+
+
+def base_log_partition(model: Model, biases: dict, summed) -> float:
+    """``log Z_A``: independent sampled units with bias parameters ``biases``, summed units
+    free."""
+    total = 0.0
+    for g, b in biases.items():
+        grp, b = model.groups[g], np.asarray(b, np.float64)
+        values = grp.values.astype(np.float64)
+        if grp.is_categorical:
+            total += float(np.sum(np.logaddexp.reduce(b, axis=1)))
+        else:
+            total += float(np.sum(np.logaddexp(b * values[0], b * values[1])))
+    return total + sum(model.groups[g].log_num_states for g in summed)
+
+
+def base_name(model: Model, group: str) -> str:
+    """The parameter name of AIS's base-field factor on ``group`` (not a name of ``model``)."""
+    name = f"ais_base_{group}"
+    while name in model.param_shapes:
+        name = "_" + name
+    return name
+
+
+def extended_model(model: Model, sampled) -> Model:
+    """``model`` plus one bias factor per sampled group, named :func:`base_name`: the family
+    of AIS targets ``exp(-E(x; βθ) + (1-β) A(x))``."""
+    fg = FactorGraph.from_model(model)
+    for g in sampled:
+        fg.bias(g, name=base_name(model, g))
+    return fg.compile(coloring=model.coloring, meta=dict(model.meta))
+
+
+def anneal_log_weights(model: Model, sampler: Sampler, params, base: dict, betas, key, *,
+                       num_chains: int, summed: tuple = ()) -> Array:
+    """Final log-weights ``(num_chains,)`` of the anneal (see the module docstring); pure.
 
     Args:
-        model: a two-layer model (``pp.models.rbm``): layers conditionally independent.
+        model: the model; ``sampler`` a sampler built on :func:`extended_model` of it.
+        params: the model's parameters; ``base``: the base fields, ``{base_name: (n[, k])}``.
+        betas: ``(K + 1,)`` increasing from 0 to 1.
+        key: PRNG key.
+        num_chains: independent runs.
+        summed: groups summed analytically.
+    """
+    ext = sampler.model
+    C = num_chains
+    names = set(model.param_shapes)
+    bp_all = ext.blocked.params({**params, **base})
+    bp_model = {n: v for n, v in bp_all.items() if n in names}
+    sampled = [g for g in model.groups if g not in summed]
+    base_f = [f for f in ext.factors if f.name not in names]
+
+    def log_f(parts, A, beta):
+        e_ref, loc = parts
+        out = (1.0 - beta) * A - beta * e_ref
+        for g, v in loc.items():
+            out = out + jnp.sum(log_partition_of_units(model.groups[g], v, beta), axis=0)
+        return out
+
+    def scaled(beta):  # blocked parameters are linear in the parameters
+        return {n: jax.tree.map(partial(jnp.multiply, beta if n in names else 1.0 - beta), v)
+                for n, v in bp_all.items()}
+
+    k0, k_run = jax.random.split(key)
+    u0 = uniform(k0, (sum(model.groups[g].size for g in sampled), C))
+    x, off = {}, 0
+    for f in base_f:  # exact draws of the base model
+        g = f.group
+        loc = f.local(bp_all[f.name], {}, g.name, slice(None))
+        x[g.name] = sample_units(g, jnp.broadcast_to(loc, loc.shape[:-1] + (C,)), 1.0,
+                                 u0[off:off + g.size])
+        off += g.size
+    for g in summed:
+        grp = model.groups[g]
+        x[g] = jnp.full((grp.size, C), grp.reference_value(), jnp.int8)
+    state = sampler.init_state(k0, ext, scaled(0.0), x)
+
+    def step(carry, inp):
+        state, w = carry
+        b_prev, b_next, k = inp
+        xv = {g: state.x[g] for g in sampled}
+        parts = model.blocked.free_energy_parts(bp_model, xv, summed)
+        A = -sum(f.energy(bp_all[f.name], xv) for f in base_f)
+        w = w + log_f(parts, A, b_next) - log_f(parts, A, b_prev)
+        k_sum, k_move = jax.random.split(k)
+        x = dict(state.x)
+        if summed:  # the summed groups, exactly from p_k(x_S | x_V)
+            u = uniform(k_sum, (sum(model.groups[g].size for g in summed), C))
+            o = 0
+            for g, loc in parts[1].items():
+                n = model.groups[g].size
+                x[g] = sample_units(model.groups[g], loc, b_next, u[o:o + n])
+                o += n
+        state, _ = sampler.transition(k_move, ext, scaled(b_next), state._replace(x=x), 1.0)
+        return (state, w), None
+
+    K = betas.shape[0] - 1
+    (_, w), _ = jax.lax.scan(step, (state, jnp.zeros((C,), jnp.float32)),
+                             (betas[:-1], betas[1:], jax.random.split(k_run, K)))
+    return w
+
+
+_anneal_program = jax.jit(anneal_log_weights, static_argnames=("num_chains", "summed"))
+
+
+def ais(model: Model, params, key=0, *, num_chains: int = 100, betas=None, data=None,
+        base_logits=None, visible=None, sampler: Sampler | None = None,
+        smoothing: float = 1.0) -> AISResult:
+    """Estimate ``log Z`` of any model by annealed importance sampling.
+
+    Args:
+        model: the compiled model.
         params: its parameters.
         key: PRNG key or int seed.
         num_chains: independent annealing runs ``M`` (the paper: 100).
         betas: the inverse temperatures: an increasing array from 0 to 1, or an int number of
             temperatures spaced as the paper's schedule (:func:`paper_betas`). Default: the
             paper's 14,500.
-        data: training examples of the ``visible`` group, ``(N, n_v)``; the base model's
-            log-odds are their smoothed marginals (:func:`base_rate_logits`). Without data
-            (and without ``base_logits``) the base model is uniform.
-        base_logits: explicit base-model log-odds ``(n_v,)`` instead of ``data``.
-        visible: the group that is sampled (default ``"v"``); the other is summed out.
+        data: training examples (an ``(N, n)`` array of the first sampled group or a dict);
+            the base model's fields are their smoothed marginals (:func:`base_fields`).
+            Without data (and without ``base_logits``) the base model is uniform.
+        base_logits: explicit base fields instead of ``data`` (an array for the first sampled
+            group, or a dict per group).
+        visible: the group(s) that are sampled (default: see :func:`split_groups`); the
+            conditionally independent rest is summed analytically.
+        sampler: the transition at each temperature: any pcdppl sampler built for ``model``
+            (rebuilt on the AIS target with ``sampler.replace(model=...)``); default block
+            Gibbs over the sampled groups.
         smoothing: pseudo-count ``α`` of the base-rate marginals.
 
     Returns:
         an :class:`AISResult` (``log_z, stderr = ais(...)``).
     """
     model.check_params(params)
-    vis, hid = _layers(model, visible)
-    n_v = model.groups[vis].size
-    if base_logits is not None and data is not None:
-        raise ValueError("give either data (for a base-rate model) or base_logits, not both")
-    if base_logits is not None:
-        a = np.asarray(base_logits, np.float32)
-        if a.shape != (n_v,) or not np.all(np.isfinite(a)):
-            raise ValueError(f"base_logits must be {n_v} finite values, got shape {a.shape}")
-    elif data is not None:
-        ds = as_dataset(model.groups, data if isinstance(data, dict) else {vis: data})
-        if vis not in ds:
-            raise ValueError(f"data for the base-rate model must hold group {vis!r}")
-        a = base_rate_logits(ds[vis] == model.groups[vis].values[-1], smoothing=smoothing)
-    else:
-        a = np.zeros(n_v, np.float32)
+    sampled, summed = split_groups(model, visible)
+    fields = base_fields(model, sampled, data, base_logits, smoothing)
     if betas is None:
         betas = PAPER_NUM_BETAS
     b = paper_betas(betas) if isinstance(betas, (int, np.integer)) else np.asarray(betas, float)
@@ -169,101 +324,25 @@ def ais(model: Model, params, key=0, *, num_chains: int = 100, betas=None, data=
             or not np.all(np.isfinite(b))):
         raise ValueError("betas must increase strictly from 0 to 1 (an array, or an int number "
                          "of temperatures)")
-    if not isinstance(num_chains, (int, np.integer)) or num_chains < 2:
+    if not isinstance(num_chains, (int, np.integer)) or isinstance(num_chains, bool) \
+            or num_chains < 2:
         raise ValueError(f"num_chains must be an int >= 2, got {num_chains!r}")
-    lay = model.layouts[vis]
-    a_b = a if lay.identity else a[lay.perm]
-    logw = _anneal(model, vis, hid, model.blocked_params(params), jnp.asarray(a_b),
-                   jnp.asarray(b, jnp.float32), as_key(key), int(num_chains))
+    ext = extended_model(model, sampled)
+    if sampler is None:
+        sampler = BlockGibbs(ext, clamp=summed)
+    elif not isinstance(sampler, Sampler) or sampler.model is not model:
+        raise ValueError("sampler must be a pcdppl sampler built for this model")
+    else:
+        sampler = sampler.replace(model=ext)
+    biases = base_biases(model, fields)
+    base = {base_name(model, g): b for g, b in biases.items()}
+    logw = _anneal_program(model, sampler, params, base, jnp.asarray(b, jnp.float32),
+                           as_key(key), num_chains=int(num_chains), summed=summed)
     logw = np.asarray(logw, np.float64)
-    # p*_0(v) = exp(aᵀ[v=on]) Σ_h 1: the base model with the hidden layer free
-    log_za = (float(np.sum(np.logaddexp(0.0, a.astype(np.float64))))
-              + model.groups[hid].size * math.log(2.0))
+    log_za = base_log_partition(model, biases, summed)
     m = logw.max()
     r = np.exp(logw - m)
     log_z = log_za + m + math.log(r.mean())
     stderr = float(r.std(ddof=1) / (math.sqrt(len(r)) * r.mean()))
-    return AISResult(float(log_z), stderr, logw, log_za, int(num_chains), int(b.size - 1))
-
-
-@partial(jax.jit, static_argnames=("model", "vis", "hid", "num_chains"))
-def _anneal(model: Model, vis: str, hid: str, bp, a, betas, key, num_chains: int) -> Array:
-    """Final log-weights ``(num_chains,)`` of the anneal (see the module docstring)."""
-    gv, gh = model.groups[vis], model.groups[hid]
-    C = num_chains
-    on_v = gv.values[-1]
-    h_ref = jnp.full((gh.size, C), gh.reference_value(), jnp.int8)
-    v_ref = jnp.full((gv.size, 1), gv.reference_value(), jnp.int8)
-    # E(v, h_ref) = E(v_ref, h_ref) - c·[v=on]: linear in v, c the log-odds of v at h_ref
-    e_ref = model._energy_b(bp, {vis: v_ref, hid: h_ref[:, :1]})[0]
-    c = model._local_b(bp, {vis: v_ref, hid: h_ref[:, :1]}, vis, slice(None))[:, 0]
-
-    def log_p_star_parts(v):
-        on = (v == on_v).astype(jnp.float32)
-        base = a @ on                                   # log p*_A(v) (unnormalised)
-        e0 = e_ref - c @ on                             # E(v, h_ref)
-        loc_h = model._local_b(bp, {vis: v, hid: h_ref}, hid, slice(None))  # (n_h, C)
-        return base, e0, loc_h
-
-    k0, k_run = jax.random.split(key)
-    v = (jax.random.uniform(k0, (gv.size, C)) < jax.nn.sigmoid(a)[:, None])
-    v = jnp.where(v, on_v, gv.reference_value()).astype(jnp.int8)
-
-    def step(carry, inp):
-        v, w = carry
-        b_prev, b_next, k = inp
-        base, e0, loc_h = log_p_star_parts(v)
-        db = b_next - b_prev
-        w = w + db * (-base - e0) + jnp.sum(
-            jax.nn.softplus(b_next * loc_h) - jax.nn.softplus(b_prev * loc_h), axis=0)
-        # one Gibbs sweep leaving p_{k} invariant: h | v, then v | h
-        u = jax.random.uniform(k, (gh.size + gv.size, C))
-        h = sample_units(gh, loc_h, b_next, u[:gh.size])
-        loc_v = model._local_b(bp, {vis: v, hid: h}, vis, slice(None))
-        v = sample_units(gv, (1.0 - b_next) * a[:, None] + b_next * loc_v, 1.0, u[gh.size:])
-        return (v, w), None
-
-    K = betas.shape[0] - 1
-    (v, w), _ = jax.lax.scan(step, (v, jnp.zeros((C,), jnp.float32)),
-                             (betas[:-1], betas[1:], jax.random.split(k_run, K)))
-    return w
-
-
-class AISEstimateWarning(UserWarning):
-    """Issued when a log-likelihood uses an AIS estimate of ``log Z`` instead of the exact
-    value (the model is too large to enumerate)."""
-
-
-def log_partition_auto(model: Model, params, ds: dict, method: str, max_states: int, key,
-                       ais_options: dict | None) -> tuple[float, dict]:
-    """``log Z`` for :func:`~pcdppl.evaluate.log_likelihood`: exact where feasible, else (or
-    with ``method="ais"``) AIS with a base-rate model fitted to ``ds``. Returns the value and
-    ``{"method", "log_z", "log_z_stderr"}``."""
-    import warnings
-
-    from .exact import IntractableError, log_partition
-
-    if method not in ("auto", "exact", "ais"):
-        raise ValueError(f"method must be 'auto', 'exact' or 'ais', got {method!r}")
-    if method != "ais":
-        try:
-            lz = log_partition(model, params, max_states=max_states)
-            return lz, {"method": "exact", "log_z": float(lz), "log_z_stderr": 0.0}
-        except IntractableError as err:
-            if method == "exact":
-                raise
-            try:
-                _layers(model, (ais_options or {}).get("visible"))
-            except (ValueError, KeyError):
-                raise err from None
-    opts = dict(ais_options or {})
-    vis, _ = _layers(model, opts.get("visible"))
-    if "data" not in opts and "base_logits" not in opts and vis in ds:
-        opts["data"] = ds[vis]
-    res = ais(model, params, key, **opts)
-    if method == "auto":
-        warnings.warn(f"log Z estimated by annealed importance sampling ({res.num_chains} runs, "
-                      f"{res.num_betas} temperatures): {res.log_z:.3f} ± {res.stderr:.3f} "
-                      f"(exact enumeration infeasible)", AISEstimateWarning, stacklevel=3)
-    return jnp.float32(res.log_z), {"method": "ais", "log_z": res.log_z,
-                                    "log_z_stderr": res.stderr}
+    return AISResult(float(log_z), stderr, logw, log_za, int(num_chains), int(b.size - 1),
+                     sampled, summed)

@@ -16,14 +16,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..graph.data import as_dataset
 from ..graph.groups import from_state_index
 from ..graph.model import Model
 
 Array = jax.Array
 
 DEFAULT_MAX_STATES = 1 << 27
-_CHUNK_ELEMENTS = 1 << 22  # units x columns per chunk
+CHUNK_ELEMENTS = 1 << 22  # units x columns per chunk
 
 
 class IntractableError(ValueError):
@@ -71,7 +70,7 @@ def _check_size(model: Model, enum, max_states, what):
     return total
 
 
-@partial(jax.jit, static_argnames=("model", "enum", "sum_out", "total", "chunk", "num_chunks"))
+@partial(jax.jit, static_argnames=("enum", "sum_out", "total", "chunk", "num_chunks"))
 def _lse_over(model: Model, bp, fixed: dict, enum: tuple, sum_out: tuple, total: int,
               chunk: int, num_chunks: int) -> Array:
     """``log Σ_{x_enum} Σ_{x_sum_out} exp(-E(fixed, x_enum, x_sum_out))`` per column of
@@ -95,7 +94,8 @@ def _lse_over(model: Model, bp, fixed: dict, enum: tuple, sum_out: tuple, total:
                 x[g] = jnp.tile(vals, (1, N))
         if not x:  # nothing fixed or enumerated: a single empty configuration
             x = {}
-        f = model._free_energy_b(bp, x, sum_out) if sum_out else model._energy_b(bp, x)
+        f = (model.blocked.free_energy(bp, x, sum_out) if sum_out
+             else model.blocked.energy(bp, x))
         lw = jnp.where(valid[None, :], -f.reshape(N, chunk), -jnp.inf)
         return jax.nn.logsumexp(lw, axis=1)
 
@@ -103,12 +103,20 @@ def _lse_over(model: Model, bp, fixed: dict, enum: tuple, sum_out: tuple, total:
     return jax.nn.logsumexp(per_chunk, axis=0)
 
 
-def _lse(model, params, fixed, enum, sum_out, N, max_states, what):
+def log_sum_exp_states(model: Model, params, fixed: dict, enum, sum_out, num_columns: int,
+                       max_states: int = DEFAULT_MAX_STATES, what: str = "enumeration",
+                       chunk_elements: int = CHUNK_ELEMENTS) -> Array:
+    """``log Σ_{x_enum} Σ_{x_sum_out} exp(-E(fixed, x_enum, x_sum_out))`` per column of the
+    blocked values ``fixed`` (``(n, num_columns)``): ``(num_columns,)``.
+
+    The states of ``enum`` are enumerated in chunks of about ``chunk_elements`` units ×
+    columns; ``sum_out`` groups (conditionally independent) are summed analytically.
+    """
     total = _check_size(model, enum, max_states, what)
     n_units = sum(model.groups[g].size for g in model.groups)
-    chunk = int(max(1, min(total, _CHUNK_ELEMENTS // max(1, n_units * N))))
+    chunk = int(max(1, min(total, chunk_elements // max(1, n_units * num_columns))))
     num_chunks = -(-total // chunk)
-    return _lse_over(model, model.blocked_params(params), fixed, tuple(enum), tuple(sum_out),
+    return _lse_over(model, model.blocked.params(params), fixed, tuple(enum), tuple(sum_out),
                      total, chunk, num_chunks)
 
 
@@ -123,65 +131,8 @@ def log_partition(model: Model, params, *, max_states: int = DEFAULT_MAX_STATES)
     enum, sum_out = analytic_split(model)
     if not sum_out and not enum:  # pragma: no cover - a model always has a group
         raise ValueError("model has no groups")
-    return _lse(model, params, {}, enum, sum_out, 1, max_states, "log_partition")[0]
-
-
-def log_likelihood(model: Model, params, data, *, log_z=None, per_example: bool = False,
-                   max_states: int = DEFAULT_MAX_STATES, batch_size: int = 4096,
-                   method: str = "auto", key=0, ais_options: dict | None = None,
-                   return_info: bool = False):
-    """Log-likelihood ``log p(v) = log Σ_h exp(-E(v, h)) - log Z`` of data.
-
-    ``log Z`` is exact (enumeration) where at most ``max_states`` states must be enumerated.
-    Where it is not, and the model is an RBM, ``method="auto"`` estimates it by annealed
-    importance sampling (:func:`pcdppl.evaluate.ais`, base-rate model fitted to ``data``) and
-    says so with an :class:`~pcdppl.evaluate.ais.AISEstimateWarning`; ``method="exact"``
-    raises :class:`IntractableError` instead and ``method="ais"`` always uses AIS.
-
-    Args:
-        model, params: the model.
-        data: ``(N, n_v)`` array for the default visible group or ``dict[group, (N, n)]``;
-            groups not in ``data`` are latent and summed out (analytically where they are
-            conditionally independent given the data, else by enumeration).
-        log_z: a precomputed :func:`log_partition` (computed if omitted).
-        per_example: return the ``(N,)`` array instead of its mean.
-        max_states: enumeration limit.
-        batch_size: examples per compiled call.
-        method: ``"auto"``, ``"exact"`` or ``"ais"`` (how ``log Z`` is obtained).
-        key, ais_options: PRNG key and keyword arguments of :func:`~pcdppl.evaluate.ais`.
-        return_info: also return a dict ``{"method", "log_z", "log_z_stderr"}``.
-
-    Returns:
-        the mean log-likelihood per example in nats (or per-example values), and the info
-        dict when ``return_info``.
-    """
-    model.check_params(params)
-    ds = as_dataset(model.groups, data)
-    if log_z is None:
-        from .ais import log_partition_auto
-
-        log_z, info = log_partition_auto(model, params, ds, method, max_states, key,
-                                         ais_options)
-    else:
-        info = {"method": "given", "log_z": float(log_z), "log_z_stderr": 0.0}
-    latent = [g for g in model.groups if g not in ds]
-    if model.conditionally_independent(latent):
-        enum, sum_out = [], latent
-    else:
-        enum, sum_out = analytic_split(model, latent)
-    N = next(iter(ds.values())).shape[0]
-    B = min(batch_size, N)
-    out = []
-    for start in range(0, N, B):
-        part = {g: x[start:start + B] for g, x in ds.items()}
-        n = next(iter(part.values())).shape[0]
-        if n < B:  # pad so every call has the same shape (one compilation)
-            part = {g: np.concatenate([x, np.repeat(x[-1:], B - n, 0)]) for g, x in part.items()}
-        xb, _ = model.to_blocked(part, required=list(part))
-        out.append(_lse(model, params, xb, enum, sum_out, B, max_states, "log_likelihood")[:n])
-    ll = jnp.concatenate(out) - log_z
-    ll = ll if per_example else jnp.mean(ll)
-    return (ll, info) if return_info else ll
+    return log_sum_exp_states(model, params, {}, enum, sum_out, 1, max_states,
+                              "log_partition")[0]
 
 
 def enumerate_states(model: Model, groups=None, *, max_states: int = 1 << 22) -> dict:

@@ -1,7 +1,9 @@
 """Declaring and compiling factor graphs."""
 
-from .factor_graph import FactorGraph, normal_init, zeros_init
+from .blocked import Blocked
+from .factor_graph import FactorGraph
 from .groups import VariableGroup
+from .init import normal_init, zeros_init
 from .model import Model
 
-__all__ = ["FactorGraph", "Model", "VariableGroup", "normal_init", "zeros_init"]
+__all__ = ["FactorGraph", "Model", "VariableGroup", "Blocked", "normal_init", "zeros_init"]

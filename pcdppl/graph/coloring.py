@@ -12,6 +12,8 @@ greedy colouring — so that a million-spin lattice compiles in seconds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import networkx as nx
 import numpy as np
 
@@ -29,7 +31,7 @@ def check_coloring(colors: np.ndarray, edges: np.ndarray, group: str) -> None:
     if np.any(bad):
         i, j = edges[np.argmax(bad)]
         raise ValueError(
-            f"colouring of group {group!r} is not proper: units {i} and {j} share a factor "
+            f"coloring of group {group!r} is not proper: units {i} and {j} share a factor "
             f"and both have colour {colors[i]}"
         )
 
@@ -53,7 +55,7 @@ def color_units(n: int, edges: np.ndarray, strategy: str = "auto",
     if len(edges) == 0:
         return np.zeros(n, dtype=np.int64)
     if strategy != "auto" and strategy not in STRATEGIES:
-        raise ValueError(f"unknown colouring strategy {strategy!r}; expected 'auto' or one of "
+        raise ValueError(f"unknown coloring strategy {strategy!r}; expected 'auto' or one of "
                          f"{STRATEGIES}")
     if n <= NETWORKX_LIMIT:
         G = nx.Graph()
@@ -136,3 +138,42 @@ def _jones_plassmann(n: int, edges: np.ndarray, seed: int) -> np.ndarray:
         newly = pick[src]
         np.bitwise_or.at(used, dst[newly], np.left_shift(1, colors[src[newly]]))
     return colors
+
+
+def color_groups(groups: Mapping, specs, coloring="auto") -> dict[str, np.ndarray]:
+    """The colour of every unit of every group (user order), ``dict[group, (n,) ints]``.
+
+    Args:
+        groups: the model's groups.
+        specs: the declared factors (:class:`~pcdppl.graph.spec.FactorSpec`); units of one
+            group that share a factor instance must get different colours.
+        coloring: ``"auto"``, a networkx greedy-colouring strategy name, or a dict giving the
+            colours of some groups (checked).
+
+    Every colouring, given or computed, is verified to be proper.
+    """
+    given = {}
+    strategy = "auto"
+    if isinstance(coloring, Mapping):
+        given = dict(coloring)
+        unknown = [g for g in given if g not in groups]
+        if unknown:
+            raise KeyError(f"coloring names unknown group {unknown[0]!r}")
+    elif isinstance(coloring, str):
+        strategy = coloring
+    else:
+        raise TypeError("coloring must be 'auto', a networkx strategy name, or a dict of "
+                        "color arrays per group")
+    out = {}
+    for name, g in groups.items():
+        pairs = [p for s in specs if len(p := s.unit_pairs(name))]
+        edges = np.concatenate(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
+        if name in given:
+            colors = np.asarray(given[name])
+            if colors.shape != (g.size,) or colors.dtype.kind not in "iu" or colors.min() < 0:
+                raise ValueError(f"coloring[{name!r}] must be {g.size} non-negative ints")
+        else:
+            colors = color_units(g.size, edges, strategy)
+        check_coloring(colors, edges, name)
+        out[name] = colors
+    return out

@@ -16,78 +16,17 @@ a few NumPy operations, not a Python loop per factor.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from .groups import VariableGroup, make_group
+from .init import Init, normal_init, zeros_init  # noqa: F401  (re-exported)
+from .model import Model
+from .spec import FactorSpec
 
 MAX_TABLE_SIZE = 1 << 16
-
-Init = float | int | np.ndarray | jax.Array | Callable | None
-
-
-def normal_init(std: float) -> Callable:
-    """Initializer drawing N(0, std²) entries: ``init(key, shape, dtype)``."""
-
-    def init(key, shape, dtype=jnp.float32):
-        return std * jax.random.normal(key, shape, dtype)
-
-    init.__name__ = f"normal({std})"
-    init.host = lambda rng, shape: (std * rng.standard_normal(shape)).astype(np.float32)
-    return init
-
-
-def zeros_init(key, shape, dtype=jnp.float32):
-    return jnp.zeros(shape, dtype)
-
-
-# Built-in initializers also have a ``host(rng, shape)`` form (NumPy ``Generator``, float32
-# result): learners then build initial states without compiling a program.
-zeros_init.host = lambda rng, shape: np.zeros(shape, np.float32)
-
-
-def _as_initializer(init: Init, default: Callable, shape: tuple, name: str) -> Callable:
-    if init is None:
-        return default
-    if callable(init):
-        return init
-    if isinstance(init, (int, float, np.integer, np.floating)) and not isinstance(init, bool):
-        value = float(init)
-        if not np.isfinite(value):
-            raise ValueError(f"init of parameter {name!r} must be finite, got {value}")
-        def const(key, shp, dtype=jnp.float32):
-            return jnp.full(shp, value, dtype)
-
-        const.host = lambda rng, shp: np.full(shp, value, np.float32)
-        return const
-    arr = np.asarray(init, dtype=np.float32)
-    if arr.shape != tuple(shape):
-        raise ValueError(f"init array of parameter {name!r} has shape {arr.shape}; expected "
-                         f"{tuple(shape)}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"init array of parameter {name!r} contains NaN or infinite values")
-    def given(key, shp, dtype=jnp.float32):
-        return jnp.asarray(arr, dtype)
-
-    given.host = lambda rng, shp: arr.copy()
-    return given
-
-
-@dataclass(frozen=True)
-class FactorSpec:
-    """A declared factor, in user-order indices; compiled by :meth:`FactorGraph.compile`."""
-
-    kind: str
-    name: str
-    groups: tuple[str, ...]
-    data: Any  # edges (E, 2) or cliques (F, m) or None
-    tied: bool
-    init: Init
 
 
 class FactorGraph:
@@ -253,6 +192,16 @@ class FactorGraph:
                                         init))
         return name
 
+    @classmethod
+    def from_model(cls, model: Model) -> FactorGraph:
+        """A builder holding the declarations a compiled model was built from, to extend it
+        (e.g. with more factors) and compile again. Pass ``coloring=model.coloring`` to
+        ``compile`` to keep the model's coloring."""
+        fg = cls()
+        fg._groups = dict(model.groups)
+        fg._factors = list(model.specs)
+        return fg
+
     # ---------------------------------------------------------------- compile
     def compile(self, coloring: str | Mapping[str, Any] = "auto", meta: Mapping | None = None):
         """Compile into an immutable :class:`pcdppl.Model`.
@@ -262,8 +211,6 @@ class FactorGraph:
                 giving the colour of every unit (user order) of some groups.
             meta: free-form information kept on the model (e.g. networkx node labels).
         """
-        from .model import Model
-
         if not self._groups:
             raise ValueError("the factor graph has no variable groups")
         return Model(dict(self._groups), list(self._factors), coloring=coloring, meta=meta or {})

@@ -1,28 +1,30 @@
-"""Compiled factor kinds.
+"""Compiled factor kinds, as pytrees.
 
 Every factor contributes a term to the energy
 
     E(x) = -( Σ biases·x + Σ couplings·x_i·x_j + Σ table terms ),   p(x) ∝ exp(-E(x)),
 
-and knows how to compute its contribution to the *local log-potentials* of a range of
-units of one group given all other units. For binary and spin units the local
-log-potential is the log-odds of the "on" value,
+and knows its contribution to the *local log-potentials* of a range of units of one group
+given all other units. For binary and spin units the local log-potential is the log-odds of
+the "on" value,
 
     Δ_i = -E(x_i = on) + E(x_i = off),        p(x_i = on | rest) = σ(β Δ_i),
 
 and for categorical units it is the vector ``l_i[c] = -E(x_i = c) + const``.
 
-Internal layout (see :mod:`pcdppl.graph.layout`): values of group ``g`` are an ``int8``
-array of shape ``(n_g, C)`` — units first, in *blocked order* (the units of each colour
-class contiguous), chains last. Factors store their index tables in that order, and
-``blocked_params`` gathers user-order parameters into it, so the gradient of anything
-computed from blocked parameters flows back to the user's parameters through autodiff.
+Layout (see :mod:`pcdppl.graph.layout`): values of group ``g`` are an ``int8`` array of shape
+``(n_g, C)`` — units first, in *blocked order*, chains last. Factors store their index tables
+in that order, and ``blocked_params`` gathers user-order parameters into it, so the gradient
+of anything computed from blocked parameters flows back to the user's parameters.
+
+Every factor is a registered pytree: its index tables (device arrays) are the leaves, its
+sizes and kinds static metadata. A compiled program that takes a model as an argument
+therefore receives the tables as arguments; its program text does not grow with the graph.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -30,20 +32,21 @@ import numpy as np
 
 from .groups import VariableGroup, to_state_index
 from .layout import GroupLayout
+from .neighbors import Neighbors, Rows, gather, pytree
 
 Array = jax.Array
-Rows = slice | np.ndarray | Array
 
-# A padded neighbour table wastes ``n * max_degree - E`` slots. When that waste exceeds
-# this factor times the number of edges (star-like graphs), block updates use a sorted
-# segment sum instead. The choice is made once, at compile time.
-_PAD_WASTE_LIMIT = 4.0
 # Up to this many neighbour slots, local fields are summed slot by slot (fused by XLA).
-_UNROLL_MAX_DEGREE = 16
+UNROLL_MAX_DEGREE = 16
 
 
 def _val(x: Array) -> Array:
     return x.astype(jnp.float32)
+
+
+def num_rows(rows: Rows, n: int) -> int:
+    """Number of rows a ``rows`` selector picks out of ``n``."""
+    return len(range(n)[rows]) if isinstance(rows, slice) else int(rows.shape[0])
 
 
 class Factor:
@@ -58,17 +61,17 @@ class Factor:
 
     name: str
     kind: str
-    groups: tuple[str, ...]
     shape: tuple[int, ...]
-    init: Callable
+    LEAVES: tuple[str, ...] = ()
+    STATIC: tuple[str, ...] = ()
+
+    @property
+    def groups(self) -> tuple[str, ...]:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def couples(self) -> list[tuple[str, str]]:
         """Pairs of groups (possibly equal) that some factor instance ties two units of."""
         return []
-
-    def within_group_edges(self, group: str) -> np.ndarray:
-        """Unit pairs (user order) of ``group`` that share a factor instance: (m, 2) ints."""
-        return np.zeros((0, 2), dtype=np.int64)
 
     def blocked_params(self, theta: Array):
         """Map the user-order parameter into the layout used by ``energy``/``local``."""
@@ -83,32 +86,14 @@ class Factor:
     def num_instances(self) -> int:
         return 1
 
-    def array_slots(self) -> list[tuple[object, str]]:
-        """``(object, attribute)`` of every device index array this factor's ``energy`` and
-        ``local`` read (see :meth:`pcdppl.Model.structure`)."""
-        return []
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, groups={self.groups}, shape={self.shape})"
-
-
-def _at(a: Array, idx) -> Array:
-    """``a[idx]`` for index arrays that are in bounds by construction (the factors' index
-    tables): no clamping. The tables are program arguments, not constants (see
-    :meth:`pcdppl.Model.structure`), so XLA cannot prove the bounds itself."""
-    if isinstance(a, np.ndarray):  # host-side use (e.g. NumPy parameters)
-        parts = idx if isinstance(idx, tuple) else (idx,)
-        return a[tuple(np.asarray(i) if isinstance(i, jax.Array) else i for i in parts)]
-    return a.at[idx].get(mode="promise_in_bounds")
-
-
-def _take_rows(a: Array, rows: Rows) -> Array:
-    return a[rows]
 
 
 # --------------------------------------------------------------------------------------
 # unary
 # --------------------------------------------------------------------------------------
+@pytree
 class Bias(Factor):
     """Unary factor: ``-E ∋ Σ_i b_i x_i`` (binary/spin) or ``Σ_i b[i, x_i]`` (categorical).
 
@@ -117,23 +102,28 @@ class Bias(Factor):
     """
 
     kind = "bias"
+    LEAVES = ("perm",)
+    STATIC = ("name", "group", "tied", "shape")
 
-    def __init__(self, name, group: VariableGroup, layout: GroupLayout, tied: bool, init):
-        self.name, self.group, self.layout, self.tied, self.init = name, group, layout, tied, init
-        self.groups = (group.name,)
+    def __init__(self, name: str, group: VariableGroup, layout: GroupLayout, tied: bool):
+        self.name, self.group, self.tied = name, group, bool(tied)
         unit = (group.num_states,) if group.is_categorical else ()
         self.shape = unit if tied else (group.size, *unit)
-        self.perm = None if tied or layout.identity else jnp.asarray(layout.perm, jnp.int32)
+        self.perm = None if tied else layout.perm
 
-    def array_slots(self):
-        return [] if self.perm is None else [(self, "perm")]
+    @property
+    def groups(self):
+        return (self.group.name,)
+
+    def num_instances(self):
+        return self.group.size
 
     def blocked_params(self, theta):
         g = self.group
         if self.tied:
             full = (g.size, g.num_states) if g.is_categorical else (g.size,)
             return jnp.broadcast_to(theta, full)
-        return theta if self.perm is None else _at(theta, self.perm)
+        return theta if self.perm is None else gather(theta, self.perm)
 
     def energy(self, bp, x):
         xg = x[self.group.name]
@@ -152,6 +142,7 @@ class Bias(Factor):
 # --------------------------------------------------------------------------------------
 # dense bipartite
 # --------------------------------------------------------------------------------------
+@pytree
 class Dense(Factor):
     """All-to-all coupling of two different binary/spin groups: ``-E ∋ x_aᵀ W x_b``.
 
@@ -159,26 +150,30 @@ class Dense(Factor):
     """
 
     kind = "dense"
+    LEAVES = ("perm_a", "perm_b")
+    STATIC = ("name", "a", "b", "shape")
 
-    def __init__(self, name, a: VariableGroup, b: VariableGroup, la: GroupLayout, lb: GroupLayout,
-                 init):
-        self.name, self.a, self.b, self.la, self.lb, self.init = name, a, b, la, lb, init
-        self.groups = (a.name, b.name)
+    def __init__(self, name: str, a: VariableGroup, b: VariableGroup, la: GroupLayout,
+                 lb: GroupLayout):
+        self.name, self.a, self.b = name, a, b
         self.shape = (a.size, b.size)
-        self.perm_a = None if la.identity else jnp.asarray(la.perm, jnp.int32)
-        self.perm_b = None if lb.identity else jnp.asarray(lb.perm, jnp.int32)
+        self.perm_a, self.perm_b = la.perm, lb.perm
+
+    @property
+    def groups(self):
+        return (self.a.name, self.b.name)
 
     def couples(self):
         return [(self.a.name, self.b.name)]
 
-    def array_slots(self):
-        return [(self, a) for a in ("perm_a", "perm_b") if getattr(self, a) is not None]
+    def num_instances(self):
+        return self.a.size * self.b.size
 
     def blocked_params(self, theta):
         if self.perm_a is not None:
-            theta = _at(theta, self.perm_a)
+            theta = gather(theta, self.perm_a)
         if self.perm_b is not None:
-            theta = _at(theta, (slice(None), self.perm_b))
+            theta = gather(theta, (slice(None), self.perm_b))
         return theta
 
     def energy(self, W, x):
@@ -190,131 +185,96 @@ class Dense(Factor):
             return self.a.span * (W[rows] @ _val(x[self.b.name]))
         return self.b.span * (W[:, rows].T @ _val(x[self.a.name]))
 
-    def num_instances(self):
-        return self.a.size * self.b.size
-
 
 # --------------------------------------------------------------------------------------
 # sparse pairwise
 # --------------------------------------------------------------------------------------
-class _Side:
-    """Neighbour lists of one group's units through one pairwise factor (blocked order).
-
-    ``padded`` mode: ``nbr`` and ``eid`` of shape (n, d); empty slots point at edge ``E``
-    whose coupling is 0. ``segment`` mode: edges sorted by their source unit.
-    """
-
-    def __init__(self, src, dst, eid, n, num_edges, force_padded=False):
-        deg = np.bincount(src, minlength=n)
-        d = int(deg.max()) if len(src) else 0
-        self.n, self.d, self.num_edges = n, d, num_edges
-        order = np.argsort(src, kind="stable")
-        src_s, dst_s, eid_s = src[order], dst[order], eid[order]
-        waste = n * d - len(src)
-        self.padded = force_padded or waste <= _PAD_WASTE_LIMIT * max(len(src), 1) + 1024
-        if self.padded:
-            starts = np.concatenate([[0], np.cumsum(deg)[:-1]])
-            rank = np.arange(len(src)) - starts[src_s]
-            nbr = np.zeros((n, d), dtype=np.int32)
-            slot = np.full((n, d), num_edges, dtype=np.int32)
-            nbr[src_s, rank] = dst_s
-            slot[src_s, rank] = eid_s
-            self.nbr = jnp.asarray(nbr)
-            self.eid = jnp.asarray(slot)
-        else:
-            self.src_np = src_s.astype(np.int32)
-            self.src = jnp.asarray(self.src_np)
-            self.dst = jnp.asarray(dst_s.astype(np.int32))
-            self.eid = jnp.asarray(eid_s.astype(np.int32))
-
-    def array_slots(self) -> list[tuple[object, str]]:
-        names = ("nbr", "eid") if self.padded else ("src", "dst", "eid")
-        return [(self, a) for a in names]
-
-
+@pytree
 class Pairwise(Factor):
     """Sparse pairwise couplings on an explicit edge list.
 
     Binary/spin groups: ``-E ∋ Σ_e J_e x_i x_j``. Categorical groups (Potts):
     ``-E ∋ Σ_e J_e δ(x_i, x_j)``. Parameter shape ``(E,)``, or ``()`` with ``tied=True``.
-    ``edges[:, 0]`` indexes group ``a`` and ``edges[:, 1]`` group ``b`` (user order).
+
+    Leaves: ``ia``/``ib`` (blocked position of each edge's ends in groups ``a``/``b``) and
+    ``sides[g]``, the :class:`Neighbors` of group ``g``'s units (edge ids in ``eid``).
     """
 
     kind = "pairwise"
+    LEAVES = ("ia", "ib", "sides")
+    STATIC = ("name", "a", "b", "tied", "num_edges", "shape")
 
-    def __init__(self, name, a: VariableGroup, b: VariableGroup, la: GroupLayout,
-                 lb: GroupLayout, edges: np.ndarray, tied: bool, init):
-        self.name, self.a, self.b, self.tied, self.init = name, a, b, tied, init
-        self.groups = (a.name, b.name) if a.name != b.name else (a.name,)
-        self.edges = edges
+    def __init__(self, name: str, a: VariableGroup, b: VariableGroup, la: GroupLayout,
+                 lb: GroupLayout, edges: np.ndarray, tied: bool):
+        self.name, self.a, self.b, self.tied = name, a, b, bool(tied)
         self.num_edges = E = len(edges)
         self.shape = () if tied else (E,)
-        self.potts = a.is_categorical
-        ia = la.inv[edges[:, 0]].astype(np.int32)
-        ib = lb.inv[edges[:, 1]].astype(np.int32)
+        ia = la.host_inv()[edges[:, 0]].astype(np.int32)
+        ib = lb.host_inv()[edges[:, 1]].astype(np.int32)
         self.ia, self.ib = jnp.asarray(ia), jnp.asarray(ib)
         eid = np.arange(E, dtype=np.int32)
         if a.name == b.name:
-            both_src = np.concatenate([ia, ib])
-            both_dst = np.concatenate([ib, ia])
-            self.sides = {a.name: (_Side(both_src, both_dst, np.concatenate([eid, eid]), a.size, E),
-                                   a.name)}
+            self.sides = {a.name: Neighbors(np.concatenate([ia, ib]), np.concatenate([ib, ia]),
+                                            np.concatenate([eid, eid]), a.size, E, la.blocks)}
         else:
-            self.sides = {a.name: (_Side(ia, ib, eid, a.size, E), b.name),
-                          b.name: (_Side(ib, ia, eid, b.size, E), a.name)}
+            self.sides = {a.name: Neighbors(ia, ib, eid, a.size, E, la.blocks),
+                          b.name: Neighbors(ib, ia, eid, b.size, E, lb.blocks)}
+
+    @property
+    def groups(self):
+        return (self.a.name, self.b.name) if self.a.name != self.b.name else (self.a.name,)
+
+    @property
+    def potts(self) -> bool:
+        """Categorical units: the coupling is ``J δ(x_i, x_j)``."""
+        return self.a.is_categorical
+
+    def other(self, group: str) -> str:
+        """The group at the other end of this factor's edges from ``group``."""
+        return self.b.name if group == self.a.name else self.a.name
 
     def couples(self):
         return [(self.a.name, self.b.name)]
 
-    def within_group_edges(self, group):
-        if self.a.name == self.b.name == group:
-            return self.edges
-        return np.zeros((0, 2), dtype=np.int64)
-
     def num_instances(self):
         return self.num_edges
-
-    def array_slots(self):
-        return [(self, "ia"), (self, "ib")] + [slot for side, _ in self.sides.values()
-                                               for slot in side.array_slots()]
 
     def blocked_params(self, theta):
         J = jnp.broadcast_to(theta, (self.num_edges,))
         Jpad = jnp.concatenate([J, jnp.zeros((1,), J.dtype)])
-        slots = {g: _at(Jpad, side.eid) for g, (side, _) in self.sides.items() if side.padded}
+        slots = {g: gather(Jpad, side.eid) for g, side in self.sides.items() if side.padded}
         return {"J": J, "slots": slots}
 
     def energy(self, bp, x):
-        xa = _at(x[self.a.name], self.ia)
-        xb = _at(x[self.b.name], self.ib)
+        xa = gather(x[self.a.name], self.ia)
+        xb = gather(x[self.b.name], self.ib)
         inter = (xa == xb).astype(jnp.float32) if self.potts else _val(xa) * _val(xb)
         return -(bp["J"] @ inter)
 
     def local(self, bp, x, group, rows):
-        side, other = self.sides[group]
-        xo = x[other]
+        side = self.sides[group]
+        xo = x[self.other(group)]
         g = self.a if group == self.a.name else self.b
-        if side.padded:
-            J = bp["slots"][group][rows]  # (r, d)
-            if 1 <= side.d <= _UNROLL_MAX_DEGREE:
-                return self._local_unrolled(J, xo, side.nbr[rows], g)
-            nb = _at(xo, side.nbr[rows])  # (r, d, C)
-            if self.potts:
-                k = g.num_states
-                hit = nb[:, :, None, :] == jnp.arange(k, dtype=nb.dtype)[None, None, :, None]
-                # broadcast-multiply-sum, not einsum: a dot with a tiny contraction (the
-                # degree) and a batch axis of r rows runs ~2x slower on CPU than the fused
-                # elementwise loop
-                return jnp.sum(J[:, :, None, None] * hit.astype(jnp.float32), axis=1)
-            return g.span * jnp.sum(J[:, :, None] * _val(nb), axis=1)
-        return self._local_segment(bp, xo, g, side, rows)
+        if not side.padded:
+            return self._local_segment(bp, xo, g, side, rows)
+        J = bp["slots"][group][rows]  # (r, d)
+        if 1 <= side.d <= UNROLL_MAX_DEGREE:
+            return self._local_unrolled(J, xo, side.nbr[rows], g)
+        nb = gather(xo, side.nbr[rows])  # (r, d, C)
+        if self.potts:
+            k = g.num_states
+            hit = nb[:, :, None, :] == jnp.arange(k, dtype=nb.dtype)[None, None, :, None]
+            # broadcast-multiply-sum, not einsum: a dot with a tiny contraction (the
+            # degree) and a batch axis of r rows runs ~2x slower on CPU than the fused loop
+            return jnp.sum(J[:, :, None, None] * hit.astype(jnp.float32), axis=1)
+        return g.span * jnp.sum(J[:, :, None] * _val(nb), axis=1)
 
     def _local_unrolled(self, J, xo, nbr, g):
         """Sum over the ``d`` neighbour slots as ``d`` fused gather-multiply-adds (XLA
         would lower the einsum to ``r`` tiny batched matmuls)."""
         acc = None
         for j in range(nbr.shape[1]):
-            nb = _at(xo, nbr[:, j])  # (r, C)
+            nb = gather(xo, nbr[:, j])  # (r, C)
             if self.potts:
                 hit = nb[:, None, :] == jnp.arange(g.num_states, dtype=nb.dtype)[None, :, None]
                 term = J[:, j, None, None] * hit.astype(jnp.float32)
@@ -323,22 +283,22 @@ class Pairwise(Factor):
             acc = term if acc is None else acc + term
         return acc if self.potts else g.span * acc
 
-    def _local_segment(self, bp, xo, g, side, rows):
+    def _local_segment(self, bp, xo, g, side: Neighbors, rows):
         Jpad = jnp.concatenate([bp["J"], jnp.zeros((1,), bp["J"].dtype)])
-        if isinstance(rows, slice) and rows.step in (None, 1):
-            s, e, _ = rows.indices(side.n)
-            lo, hi = np.searchsorted(side.src_np, [s, e])
+        span = side.segment_range(rows)
+        if span is not None:
+            s, e, lo, hi = span
             src, dst, eid, n_out, sel = side.src[lo:hi] - s, side.dst[lo:hi], side.eid[lo:hi], e - s, None
         else:
             src, dst, eid, n_out, sel = side.src, side.dst, side.eid, side.n, rows
-        nb = _at(xo, dst)  # (m, C)
+        nb = gather(xo, dst)  # (m, C)
         if self.potts:
             k = g.num_states
             hit = (nb[:, None, :] == jnp.arange(k, dtype=nb.dtype)[None, :, None]).astype(jnp.float32)
-            contrib = _at(Jpad, eid)[:, None, None] * hit
+            contrib = gather(Jpad, eid)[:, None, None] * hit
             scale = 1.0
         else:
-            contrib = _at(Jpad, eid)[:, None] * _val(nb)
+            contrib = gather(Jpad, eid)[:, None] * _val(nb)
             scale = g.span
         out = scale * jax.ops.segment_sum(contrib, src, num_segments=n_out, indices_are_sorted=True)
         return out if sel is None else out[sel]
@@ -347,33 +307,34 @@ class Pairwise(Factor):
 # --------------------------------------------------------------------------------------
 # tables over small cliques
 # --------------------------------------------------------------------------------------
+@pytree
 class Table(Factor):
     """Log-potential tables over cliques of ``m`` units: ``-E ∋ Σ_f θ_f[s(x_f1), .., s(x_fm)]``
     where ``s`` maps a value to its state index (spin ``-1 → 0``, ``+1 → 1``).
 
-    ``members[f, p]`` is the unit (user order) of group ``groups[p]`` at position ``p`` of
-    clique ``f``. Parameter shape ``(F, k_1, .., k_m)``, or ``(k_1, .., k_m)`` when tied.
+    Leaves: ``mb[f, p]``, the blocked position of the unit of clique ``f`` at position ``p``,
+    and ``memberships[g]``, per unit of group ``g`` the cliques it sits in (:class:`Neighbors`
+    whose ``eid`` is the clique id, ``num_cliques`` marking an empty slot, and whose ``nbr`` is
+    the position). Parameter shape ``(F, k_1, .., k_m)``, or ``(k_1, .., k_m)`` when tied.
     """
 
     kind = "table"
+    LEAVES = ("mb", "memberships")
+    STATIC = ("name", "tied", "vgroups", "num_cliques", "shape", "strides")
 
-    def __init__(self, name, groups: list[VariableGroup], layouts: list[GroupLayout],
-                 members: np.ndarray, tied: bool, init):
-        self.name, self.tied, self.init = name, tied, init
-        self.vgroups = groups
-        self.groups = tuple(dict.fromkeys(g.name for g in groups))
-        self.members = members
+    def __init__(self, name: str, groups: list[VariableGroup], layouts: list[GroupLayout],
+                 members: np.ndarray, tied: bool):
+        self.name, self.tied = name, bool(tied)
+        self.vgroups = tuple(groups)
         F, m = members.shape
-        self.arity, self.num_cliques = m, F
+        self.num_cliques = int(F)
         ks = tuple(g.num_states for g in groups)
-        self.ks = ks
-        self.table_size = math.prod(ks)
         self.shape = ks if tied else (F, *ks)
-        self.strides = np.array([math.prod(ks[p + 1:]) for p in range(m)], dtype=np.int32)
-        mb = np.stack([layouts[p].inv[members[:, p]] for p in range(m)], axis=1).astype(np.int32)
+        self.strides = tuple(math.prod(ks[p + 1:]) for p in range(m))
+        mb = np.stack([layouts[p].host_inv()[members[:, p]] for p in range(m)],
+                      axis=1).astype(np.int32)
         self.mb = jnp.asarray(mb)
-        # memberships of each unit, per group: (n_g, slots) clique ids and positions
-        self._member_tables = {}
+        self.memberships = {}
         for name_g in self.groups:
             gsize = next(g.size for g in groups if g.name == name_g)
             fs, ps, us = [], [], []
@@ -384,64 +345,56 @@ class Table(Factor):
                     us.append(mb[:, p])
             f_all, p_all, u_all = map(np.concatenate, (fs, ps, us))
             # "dst" carries the position; always padded: a unit sits in few cliques
-            side = _Side(u_all, p_all, f_all, gsize, F, force_padded=True)
-            self._member_tables[name_g] = side  # .eid: clique id (F = empty), .nbr: position
+            self.memberships[name_g] = Neighbors(u_all, p_all, f_all, gsize, F, force_padded=True)
+
+    @property
+    def groups(self):
+        return tuple(dict.fromkeys(g.name for g in self.vgroups))
+
+    @property
+    def arity(self) -> int:
+        return len(self.vgroups)
+
+    @property
+    def ks(self) -> tuple[int, ...]:
+        return tuple(g.num_states for g in self.vgroups)
 
     def couples(self):
         names = [g.name for g in self.vgroups]
         return [(names[p], names[q]) for p in range(self.arity) for q in range(p + 1, self.arity)]
 
-    def within_group_edges(self, group):
-        cols = [p for p, g in enumerate(self.vgroups) if g.name == group]
-        pairs = [self.members[:, [p, q]] for i, p in enumerate(cols) for q in cols[i + 1:]]
-        return np.concatenate(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
-
     def num_instances(self):
         return self.num_cliques
 
-    def array_slots(self):
-        return [(self, "mb")] + [slot for side in self._member_tables.values()
-                                 for slot in side.array_slots()]
-
     def blocked_params(self, theta):
-        flat = theta.reshape(-1) if self.tied else theta.reshape(self.num_cliques, -1)
-        return flat
-
-    def _index(self, x, f):
-        """Flat table index of cliques ``f`` (any shape): (..., C)."""
-        idx = 0
-        for p, g in enumerate(self.vgroups):
-            vals = to_state_index(g, _at(x[g.name], self.mb[f, p])).astype(jnp.int32)
-            idx = idx + int(self.strides[p]) * vals
-        return idx
+        return theta.reshape(-1) if self.tied else theta.reshape(self.num_cliques, -1)
 
     def energy(self, bp, x):
-        idx = self._index(x, jnp.arange(self.num_cliques))  # (F, C)
+        idx = 0
+        for p, g in enumerate(self.vgroups):
+            vals = to_state_index(g, gather(x[g.name], self.mb[:, p])).astype(jnp.int32)
+            idx = idx + self.strides[p] * vals  # (F, C)
         if self.tied:
             return -jnp.sum(bp[idx], axis=0)
         return -jnp.sum(jnp.take_along_axis(bp, idx, axis=1), axis=0)
 
     def local(self, bp, x, group, rows):
-        side = self._member_tables[group]
+        side = self.memberships[group]
         f = side.eid[rows]  # (r, s): clique ids; value F marks an empty slot
         p = side.nbr[rows]  # positions in the clique
         valid = f < self.num_cliques
         fc = jnp.where(valid, f, 0)
         base = 0
         for q, g in enumerate(self.vgroups):
-            vals = to_state_index(g, _at(x[g.name], _at(self.mb, (fc, q)))).astype(jnp.int32)
-            base = base + jnp.where((p != q)[..., None], int(self.strides[q]) * vals, 0)
-        stride_p = jnp.asarray(self.strides)[p][..., None]  # (r, s, 1)
+            vals = to_state_index(g, gather(x[g.name], gather(self.mb, (fc, q)))).astype(jnp.int32)
+            base = base + jnp.where((p != q)[..., None], self.strides[q] * vals, 0)
+        stride_p = jnp.asarray(self.strides, jnp.int32)[p][..., None]  # (r, s, 1)
         g = next(v for v in self.vgroups if v.name == group)
         outs = []
         for c in range(g.num_states):
             flat = base + stride_p * c
-            if self.tied:
-                val = bp[flat]
-            else:
-                val = bp[fc[..., None], flat]
+            val = bp[flat] if self.tied else bp[fc[..., None], flat]
             outs.append(jnp.sum(jnp.where(valid[..., None], val, 0.0), axis=1))  # (r, C)
         if g.is_categorical:
             return jnp.stack(outs, axis=1)
         return outs[1] - outs[0]
-

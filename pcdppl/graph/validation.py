@@ -14,8 +14,15 @@ import numpy as np
 from .groups import VariableGroup
 
 
-def is_concrete(x) -> bool:
-    return not isinstance(x, jax.core.Tracer)
+def host_values(x) -> np.ndarray | None:
+    """``x`` as a NumPy array, or ``None`` when its values are unknown (a traced argument
+    inside ``jax.jit``: only its shape and dtype can be checked)."""
+    if isinstance(x, np.ndarray):
+        return x
+    try:
+        return np.asarray(x)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return None
 
 
 def describe_values(group: VariableGroup) -> str:
@@ -35,8 +42,8 @@ def check_unit_values(group: VariableGroup, x, where: str):
     if dtype.kind not in "biuf":
         raise TypeError(f"{where} has dtype {dtype}; expected integers, booleans or "
                         f"integral floats with values in {describe_values(group)}")
-    if is_concrete(x):
-        arr = np.asarray(x)
+    arr = host_values(x)
+    if arr is not None:
         if dtype.kind == "f":
             if np.isnan(arr).any():
                 raise ValueError(f"{where} contains NaN")
@@ -117,8 +124,8 @@ def check_params(shapes: Mapping[str, tuple], params, *, check_finite: bool = Tr
         pshape = tuple(np.shape(p))
         if pshape != tuple(shape):
             raise ValueError(f"parameter {name!r} has shape {pshape}; expected {tuple(shape)}")
-        if check_finite and is_concrete(p):
-            arr = np.asarray(p)
+        arr = host_values(p) if check_finite else None
+        if arr is not None:
             if arr.dtype.kind not in "biuf":
                 raise TypeError(f"parameter {name!r} has dtype {arr.dtype}; expected floats")
             if not np.all(np.isfinite(arr)):

@@ -23,14 +23,16 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..evaluate.exact import DEFAULT_MAX_STATES, log_partition
 from ..graph.model import Model
-from ..samplers.base import Sampler, check_beta, random_values, resolve_sampler
+from ..samplers import Sampler, check_beta, random_values, resolve_sampler
 
 try:
     import numpyro
@@ -52,12 +54,17 @@ class KernelState(NamedTuple):
             ``extra_fields=("potential_energy",)``).
         sampler_state: the pcdppl sampler's state (blocked layout, chains last).
         rng_key: one key per chain (a batch of keys when vectorized).
+        sampler: the pcdppl sampler, its model included: the graph structure travels
+            through NumPyro's compiled loop as state (an argument), not as constants.
+        params: the model's parameters.
     """
 
     z: dict
     potential_energy: jax.Array
     sampler_state: Any
     rng_key: jax.Array
+    sampler: Any
+    params: dict
 
 
 def _is_batch(rng_key) -> bool:
@@ -86,11 +93,12 @@ class Kernel(MCMCKernel):
         model: the compiled model.
         params: its parameters.
         sampler: any pcdppl sampler built for ``model`` (default :class:`BlockGibbs`).
-        steps_per_sample: sampler transitions per NumPyro iteration (default 1).
+        thin: sampler transitions per NumPyro iteration (default 1; ``steps_per_sample`` is
+            a deprecated alias).
         beta: inverse temperature.
 
-    One NumPyro iteration is ``steps_per_sample`` transitions of ``sampler`` (for block
-    Gibbs, full sweeps). ``init_params`` passed to ``MCMC.run`` are starting values
+    One NumPyro iteration is ``thin`` transitions of ``sampler`` (for block Gibbs, full
+    sweeps). ``init_params`` passed to ``MCMC.run`` are starting values
     ``dict[group, (n,)]`` or, vectorized, ``(num_chains, n)``; otherwise chains start
     uniformly at random. There is no adaptation: warmup iterations are ordinary
     transitions that NumPyro discards.
@@ -98,24 +106,32 @@ class Kernel(MCMCKernel):
 
     sample_field = "z"
 
-    def __init__(self, model: Model, params, *, sampler: Sampler | None = None,
-                 steps_per_sample: int = 1, beta: float = 1.0):
+    def __init__(self, model: Model, params, *, sampler: Sampler | None = None, thin: int = 1,
+                 beta: float = 1.0, steps_per_sample: int | None = None):
         if not isinstance(model, Model):
             raise TypeError(f"expected a compiled pcdppl.Model, got {type(model).__name__}")
         model.check_params(params)
         sampler = resolve_sampler(model, sampler, "kernel")
-        if (not isinstance(steps_per_sample, (int, np.integer))
-                or isinstance(steps_per_sample, bool) or steps_per_sample < 1):
-            raise ValueError(f"steps_per_sample must be a positive int, got {steps_per_sample!r}")
+        if steps_per_sample is not None:
+            warnings.warn("Kernel(steps_per_sample=...) is renamed thin=...", DeprecationWarning,
+                          stacklevel=2)
+            thin = steps_per_sample
+        if not isinstance(thin, (int, np.integer)) or isinstance(thin, bool) or thin < 1:
+            raise ValueError(f"thin must be a positive int, got {thin!r}")
         check_beta(beta)
         self.pcdppl_model, self.sampler = model, sampler
         self.params = {k: jnp.asarray(v) for k, v in params.items()}
-        self.steps_per_sample, self.beta = int(steps_per_sample), beta
+        self.thin, self.beta = int(thin), beta
         self._numpyro_model = None
+
+    @property
+    def steps_per_sample(self) -> int:
+        """Deprecated name of :attr:`thin`."""
+        return self.thin
 
     def __repr__(self) -> str:
         return (f"pcdppl.integrations.numpyro.Kernel(sampler={type(self.sampler).__name__}, "
-                f"steps_per_sample={self.steps_per_sample})")
+                f"thin={self.thin})")
 
     @property
     def model(self):
@@ -140,15 +156,15 @@ class Kernel(MCMCKernel):
             if missing:
                 raise ValueError(f"init_params lack groups {missing}; give every group's "
                                  f"values, shape (n,) or (num_chains, n)")
-            xb, _ = model.to_blocked(values)
-            xb = {g: v.astype(jnp.int8) for g, v in xb.items()}
+            xb = {g: v.astype(jnp.int8) for g, v in model.blocked.from_values(values).items()}
         else:
             ks = jax.random.split(k_rand, len(model.groups))
             xb = {g: random_values(k, grp, C)
                   for (g, grp), k in zip(model.groups.items(), ks, strict=True)}
-        bp = model.blocked_params(self.params)
-        state = self.sampler._init(k_init, bp, xb)
-        return self._wrap(state, bp, rng_key, batched)
+        sampler, params = self.sampler, self.params
+        bp = model.blocked.params(params)
+        state = sampler.init_state(k_init, model, bp, xb)
+        return _wrap(sampler, params, state, bp, rng_key, batched)
 
     def sample(self, state, model_args, model_kwargs):
         batched = _is_batch(state.rng_key)
@@ -159,22 +175,24 @@ class Kernel(MCMCKernel):
             nxt, k_step = split[:, 0], split[0, 1]
         else:
             nxt, k_step = jax.random.split(keys)
-        bp = self.pcdppl_model.blocked_params(self.params)
-        s = self.sampler._run_b(k_step, bp, state.sampler_state, self.beta,
-                                self.steps_per_sample)
-        return self._wrap(s, bp, _same_kind(nxt, state.rng_key), batched)
-
-    def _wrap(self, sampler_state, bp, rng_key, batched):
-        model = self.pcdppl_model
-        values = model.from_blocked(sampler_state.x)
-        energy = model._energy_b(bp, sampler_state.x)
-        if not batched:
-            values = {g: v[0] for g, v in values.items()}
-            energy = energy[0]
-        return KernelState(values, energy, sampler_state, rng_key)
+        sampler, params = state.sampler, state.params  # pytrees carried by NumPyro's loop
+        model = sampler.model
+        bp = model.blocked.params(params)
+        s, _ = sampler.transitions(k_step, model, bp, state.sampler_state, self.beta, self.thin)
+        return _wrap(sampler, params, s, bp, _same_kind(nxt, state.rng_key), batched)
 
     def get_diagnostics_str(self, state):
         return f"energy {float(jnp.mean(state.potential_energy)):.4g}"
+
+
+def _wrap(sampler, params, sampler_state, bp, rng_key, batched) -> KernelState:
+    model = sampler.model
+    values = model.blocked.to_values(sampler_state.x)
+    energy = model.blocked.energy(bp, sampler_state.x)
+    if not batched:
+        values = {g: v[0] for g, v in values.items()}
+        energy = energy[0]
+    return KernelState(values, energy, sampler_state, rng_key, sampler, params)
 
 
 # ---------------------------------------------------------------------- the other direction
@@ -211,8 +229,6 @@ def energy_factor(name: str, model: Model, params, state, *, normalize: bool = F
     energy = model.energy(params, state)
     log_w = -jnp.sum(energy)
     if normalize:
-        from ..evaluate.exact import DEFAULT_MAX_STATES, log_partition
-
         log_z = log_partition(model, params, max_states=max_states or DEFAULT_MAX_STATES)
         log_w = log_w - jnp.size(energy) * log_z
     numpyro.factor(name, log_w)

@@ -1,13 +1,24 @@
-"""Learners: contrastive maximum likelihood with a sampler as the negative phase."""
+"""Learners: contrastive maximum likelihood with any pcdppl sampler as the negative phase.
+
+Pure pieces (:mod:`~pcdppl.learn.estimators`, :mod:`~pcdppl.learn.epoch`) under a thin host
+loop (:mod:`~pcdppl.learn.loop`), presets in :mod:`~pcdppl.learn.learners`.
+"""
 
 from .checkpoint import CheckpointError, TrainingInterrupted, latest_checkpoint
-from .contrastive import ContrastiveLearner, FitResult, LearnerState, data_bias_init
-from .dbn import DBN, DBNFit
-from .metropolis import MetropolisHastings
-from .pcd import PCD
-from .pmp import PerturbAndMaxProduct
+from .learners import (
+    PCD,
+    ContrastiveLearner,
+    MetropolisHastings,
+    PerturbAndMaxProduct,
+    PerturbAndMaxProductLearner,
+    data_bias_init,
+    data_bias_values,
+)
+from .recording import Recording
 from .soft_data import SoftData
+from .state import FitResult, LearnerState
 
 __all__ = ["ContrastiveLearner", "PCD", "FitResult", "LearnerState", "data_bias_init",
-           "CheckpointError", "TrainingInterrupted", "latest_checkpoint", "SoftData",
-           "DBN", "DBNFit", "PerturbAndMaxProduct", "MetropolisHastings"]
+           "data_bias_values", "CheckpointError", "TrainingInterrupted", "latest_checkpoint",
+           "SoftData", "PerturbAndMaxProductLearner", "PerturbAndMaxProduct",
+           "MetropolisHastings", "Recording"]

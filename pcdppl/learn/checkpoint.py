@@ -1,6 +1,6 @@
 """Checkpoints of the complete learner state, written atomically.
 
-A checkpoint holds everything :meth:`ContrastiveLearner.fit` needs to continue exactly where
+A checkpoint holds everything a learner's ``fit`` needs to continue exactly where
 it stopped — parameters, optimiser state, persistent chains, RNG key and epoch (the
 :class:`~pcdppl.learn.LearnerState` pytree) — plus the history so far. Resuming gives the
 same parameters, bit for bit on the CPU, as a run that was never interrupted: an epoch is a
@@ -30,6 +30,8 @@ import zipfile
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from .soft_data import SoftData
 
 FORMAT = "pcdppl-checkpoint/1"
 _NAME = re.compile(r"^ckpt-(\d+)\.npz$")
@@ -263,8 +265,6 @@ class InterruptGuard:
 
 def resume_state(learner, source, data) -> tuple:
     """``(state, history)`` from a checkpoint path for ``learner`` on ``data``."""
-    from .soft_data import SoftData
-
     meta, arrays, history = read_checkpoint(source)
     if any(np.asarray(a).dtype.kind == "f" for a in data.values()):
         data = SoftData(data)

@@ -1,7 +1,7 @@
 """Preset models built on the factor-graph DSL."""
 
-from .dbn import DeepBeliefNet, dbn
+from .presets import ising, potts, rbm  # noqa: I001  (before the DBN structure, built on rbm)
 from .lattice import graph_edges, lattice_edges
-from .presets import ising, potts, rbm
+from ..dbn.structure import DeepBeliefNet, dbn
 
 __all__ = ["ising", "potts", "rbm", "lattice_edges", "graph_edges", "dbn", "DeepBeliefNet"]

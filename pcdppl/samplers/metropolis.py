@@ -7,14 +7,14 @@ probability
 
 Energy differences are computed *locally*: changing unit ``i`` from ``a`` to ``b`` changes
 the log-density by ``l_i[b] - l_i[a]``, where ``l_i`` are the unit's local log-potentials
-(``model._local_b``; for binary/spin units the log-odds ``Δ_i`` of "on"), which touch only
+(``model.blocked.local_logits``; for binary/spin units the log-odds ``Δ_i`` of "on"), which touch only
 the factors of unit ``i``. A change is a *flip* for binary/spin units and a move to a
 uniformly chosen *other* value for categorical units; both proposals are symmetric.
 
 Proposals (one sampler step each):
 
 * ``"flip"`` — one sweep of ``N`` single-site proposals (``N`` = number of free units).
-  ``scan="colour"`` (default): the colour classes of the model's graph are visited in a
+  ``scan="color"`` (default): the color classes of the model's graph are visited in a
   fresh random order and all sites of a class are proposed at once. Units of one class
   share no factor, so this is exactly the same kernel as proposing them one after another,
   and it runs at block-Gibbs speed. ``scan="random"``: a fresh random permutation of the
@@ -35,65 +35,24 @@ Proposals (one sampler step each):
   as a gradient would be. The Hastings ratio uses the reverse proposal
   ``q(x | x')`` evaluated at the proposed state. ``num_proposals`` proposals per step.
 
-Each step reports ``accept_rate`` ``(C,)``: accepted / attempted proposals of that step.
+Each transition reports ``info["accept_rate"]`` ``(C,)``: accepted / attempted proposals.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import jax
 import jax.numpy as jnp
 
-from ..graph.groups import VariableGroup
 from ..graph.model import Model
-from .base import Sampler, clamped_groups
+from .base import ChainState, Sampler, clamped_groups, num_chains_of
+from .mh import accept, select
+from .units import log_density_change, propose_change
 
 Array = jax.Array
 
 PROPOSALS = ("flip", "gwg", "block")
-SCANS = ("colour", "random")
-
-
-class MetropolisState(NamedTuple):
-    """Metropolis chains.
-
-    Attributes:
-        x: ``dict[group, int8 (n_g, num_chains)]`` in blocked order.
-        accept_rate: ``float32 (num_chains,)``, fraction of the last step's proposals accepted.
-    """
-
-    x: dict
-    accept_rate: Array
-
-
-def _as_index(group: VariableGroup, x: Array) -> Array:
-    """Stored values -> state index (categorical value itself, spin ±1 -> 0/1)."""
-    return ((x + 1) // 2).astype(jnp.int32) if group.kind == "spin" else x.astype(jnp.int32)
-
-
-def _propose_values(group: VariableGroup, cur: Array, u: Array | None) -> Array:
-    """The proposed new values of units currently at ``cur``: a flip for binary/spin units,
-    a uniformly random *other* value for categorical ones (``u`` uniforms in [0, 1))."""
-    if group.kind == "spin":
-        return (-cur).astype(jnp.int8)
-    if group.kind == "binary":
-        return (1 - cur).astype(jnp.int8)
-    k = group.num_states
-    shift = 1 + jnp.minimum((u * (k - 1)).astype(jnp.int32), k - 2)
-    return ((cur.astype(jnp.int32) + shift) % k).astype(jnp.int8)
-
-
-def _gain(group: VariableGroup, loc: Array, cur: Array, new: Array) -> Array:
-    """Change of the log-density ``-E`` (at β = 1) when units move ``cur -> new``.
-
-    ``loc``: local log-potentials, ``(r, C)`` log-odds or ``(r, k, C)``; returns ``(r, C)``.
-    """
-    if group.is_categorical:
-        pick = lambda v: jnp.take_along_axis(loc, v.astype(jnp.int32)[:, None, :], axis=1)[:, 0]  # noqa: E731
-        return pick(new) - pick(cur)
-    on = cur > 0 if group.kind == "spin" else cur == 1
-    return jnp.where(on, -loc, loc)
+SCANS = ("color", "random")
+MetropolisState = ChainState  # the chains' values; statistics travel in ``info``
 
 
 class Metropolis(Sampler):
@@ -103,23 +62,24 @@ class Metropolis(Sampler):
         model: the compiled model.
         proposal: ``"flip"`` (single-site), ``"block"`` (``block_size`` sites at once) or
             ``"gwg"`` (Gibbs-with-Gradients). See the module docstring for the equations.
-        scan: for ``"flip"``: ``"colour"`` (all sites of a colour class at once, classes in
+        scan: for ``"flip"``: ``"color"`` (all sites of a color class at once, classes in
             random order; fast) or ``"random"`` (sites one at a time in random order).
+            ``"colour"`` is accepted as an alias of ``"color"``.
         block_size: sites in one ``"block"`` proposal: the first changes, each other with
             probability 1/2 (groups smaller than this use blocks of their size).
         num_proposals: ``"gwg"`` proposals per step (default 1, one flip per step as in
             Grathwohl et al.; the number of units gives a sweep's worth of changes).
         clamp: groups held fixed (conditioned on).
 
-    The state is a :class:`MetropolisState`; ``state.accept_rate`` is the acceptance rate
-    of the last step, per chain.
+    ``info["accept_rate"]`` is the acceptance rate of a transition, per chain.
     """
 
-    def __init__(self, model: Model, proposal: str = "flip", *, scan: str = "colour",
+    def __init__(self, model: Model, proposal: str = "flip", *, scan: str = "color",
                  block_size: int = 2, num_proposals: int = 1, clamp: str | tuple[str, ...] = ()):
         super().__init__(model)
         if proposal not in PROPOSALS:
             raise ValueError(f"unknown proposal {proposal!r}; expected one of {PROPOSALS}")
+        scan = "color" if scan == "colour" else scan
         if scan not in SCANS:
             raise ValueError(f"unknown scan {scan!r}; expected one of {SCANS}")
         for name, v in (("block_size", block_size), ("num_proposals", num_proposals)):
@@ -140,28 +100,20 @@ class Metropolis(Sampler):
         return f"Metropolis(proposal={self.proposal!r}, {extra}, clamp={self.clamp})"
 
     # ------------------------------------------------------------------ protocol
-    def _init(self, key, bp, xb):
-        C = next(iter(xb.values())).shape[1]
-        return MetropolisState(x=dict(xb), accept_rate=jnp.zeros((C,), jnp.float32))
-
-    def _step(self, key, bp, state, beta):
+    def transition(self, key, model, bparams, state, beta):
         if self.proposal == "gwg":
-            x, rate = self._gwg_step(key, bp, state.x, beta)
-        elif self.proposal == "flip" and self.scan == "colour":
-            x, rate = self._colour_sweep(key, bp, state.x, beta)
+            x, rate = self.gwg_sweep(key, model, bparams, state.x, beta)
+        elif self.proposal == "flip" and self.scan == "color":
+            x, rate = self.color_sweep(key, model, bparams, state.x, beta)
         else:
             m = 1 if self.proposal == "flip" else self.block_size
-            x, rate = self._sequential_sweep(key, bp, state.x, beta, m)
-        return MetropolisState(x=x, accept_rate=rate)
+            x, rate = self.sequential_sweep(key, model, bparams, state.x, beta, m)
+        return ChainState(x=x), {"accept_rate": rate}
 
-    def _stats(self, state) -> dict:
-        return {"accept_rate": jnp.mean(state.accept_rate)}
-
-    # ------------------------------------------------------------------ flip, colour scan
-    def _colour_sweep(self, key, bp, x, beta):
-        """Every free colour block once, blocks in random order, sites of a block at once."""
-        C = next(iter(x.values())).shape[1]
-        model = self.model
+    # ------------------------------------------------------------------ flip, color scan
+    def color_sweep(self, key, model, bp, x, beta):
+        """Every free color block once, blocks in random order, sites of a block at once."""
+        C = num_chains_of(x)
         k_u, k_order = jax.random.split(key)
         rows = self._num_units
         any_cat = any(model.groups[g].is_categorical for g in self._free)
@@ -176,10 +128,10 @@ class Metropolis(Sampler):
             grp = model.groups[g]
             o = offsets[j]
             cur = x[g][s:e]
-            new = _propose_values(grp, cur, u[1, o:o + e - s] if any_cat else None)
-            loc = model._local_b(bp, x, g, slice(s, e))
-            acc = jnp.log(u[0, o:o + e - s]) < beta * _gain(grp, loc, cur, new)
-            return {**x, g: x[g].at[s:e].set(jnp.where(acc, new, cur))}, jnp.sum(acc, axis=0)
+            new = propose_change(grp, cur, u[1, o:o + e - s] if any_cat else None)
+            loc = model.blocked.local_logits(bp, x, g, slice(s, e))
+            acc = accept(u[0, o:o + e - s], beta * log_density_change(grp, loc, cur, new))
+            return {**x, g: x[g].at[s:e].set(select(acc, new, cur))}, jnp.sum(acc, axis=0)
 
         nb = len(self._blocks)
         if nb == 1:
@@ -197,11 +149,10 @@ class Metropolis(Sampler):
         return x, count.astype(jnp.float32) / rows
 
     # ------------------------------------------------------------------ sequential (random scan, blocks)
-    def _sequential_sweep(self, key, bp, x, beta, m: int):
+    def sequential_sweep(self, key, model, bp, x, beta, m: int):
         """Per free group: a random permutation of its sites cut into blocks of ``m`` distinct
         sites, each block one joint proposal accepted or rejected as a whole."""
-        model = self.model
-        C = next(iter(x.values())).shape[1]
+        C = num_chains_of(x)
         accepted, proposed = jnp.zeros((C,), jnp.int32), 0
         for g, k in zip(self._free, jax.random.split(key, len(self._free)), strict=True):
             grp = model.groups[g]
@@ -220,15 +171,15 @@ class Metropolis(Sampler):
                 site, ua, uv = inp
                 cur = x[g][site]  # (mg, C)
                 change = (uv[0] < 0.5).at[0].set(True)
-                new = jnp.where(change, _propose_values(grp, cur, uv[1]), cur)
+                new = jnp.where(change, propose_change(grp, cur, uv[1]), cur)
 
                 def one(j, carry):
                     xt, gain = carry
                     i = jax.lax.dynamic_slice(site, (j,), (1,))
-                    loc = model._local_b(bp, xt, g, i)
+                    loc = model.blocked.local_logits(bp, xt, g, i)
                     nj = jax.lax.dynamic_slice_in_dim(new, j, 1, axis=0)
                     cj = jax.lax.dynamic_slice_in_dim(cur, j, 1, axis=0)
-                    gain = gain + jnp.where(nj != cj, _gain(grp, loc, cj, nj), 0.0)[0]
+                    gain = gain + jnp.where(nj != cj, log_density_change(grp, loc, cj, nj), 0.0)[0]
                     return {**xt, g: xt[g].at[i].set(nj)}, gain
 
                 if mg == 1:
@@ -236,8 +187,8 @@ class Metropolis(Sampler):
                 else:
                     _, gain = jax.lax.fori_loop(0, mg, one, (x, jnp.zeros((C,), jnp.float32)),
                                                 unroll=mg <= 4)
-                acc = jnp.log(ua) < beta * gain
-                return {**x, g: x[g].at[site].set(jnp.where(acc[None], new, cur))}, acc
+                acc = accept(ua, beta * gain)
+                return {**x, g: x[g].at[site].set(select(acc[None], new, cur))}, acc
 
             x, acc = jax.lax.scan(block, x, (sites, u_acc, u_val))
             accepted = accepted + jnp.sum(acc, axis=0)
@@ -245,30 +196,30 @@ class Metropolis(Sampler):
         return x, accepted.astype(jnp.float32) / proposed
 
     # ------------------------------------------------------------------ Gibbs with gradients
-    def _gwg_scores(self, bp, x) -> Array:
+    def gwg_scores(self, model, bp, x) -> Array:
         """``d(x)``: change of ``-E`` for every single-unit change, ``(M, C)`` with rows
         ``[group][unit]`` (binary/spin: the flip) or ``[group][unit, value]`` (categorical;
         the current value is ``-inf``, not a change)."""
         out = []
         for g in self._free:
-            grp = self.model.groups[g]
-            loc = self.model._local_b(bp, x, g, slice(None))
+            grp = model.groups[g]
+            loc = model.blocked.local_logits(bp, x, g)
             if grp.is_categorical:
                 cur = x[g].astype(jnp.int32)[:, None, :]
                 d = loc - jnp.take_along_axis(loc, cur, axis=1)
                 d = jnp.where(jnp.arange(grp.num_states)[None, :, None] == cur, -jnp.inf, d)
                 out.append(d.reshape(grp.size * grp.num_states, -1))
             else:
-                out.append(_gain(grp, loc, x[g], None))
+                out.append(log_density_change(grp, loc, x[g], None))
         return jnp.concatenate(out, axis=0)
 
-    def _gwg_apply(self, x, idx: Array):
-        """Apply change ``idx`` (``(C,)`` rows of :meth:`_gwg_scores`) to every chain.
+    def gwg_apply(self, model, x, idx: Array):
+        """Apply change ``idx`` (``(C,)`` rows of :meth:`gwg_scores`) to every chain.
 
         Returns ``(x', reverse_idx)``: the proposed states and the change leading back."""
         new_x, rev, off = dict(x), idx, 0
         for g in self._free:
-            grp = self.model.groups[g]
+            grp = model.groups[g]
             n, k = grp.size, (grp.num_states if grp.is_categorical else 1)
             local = idx - off
             inside = (local >= 0) & (local < n * k)
@@ -280,18 +231,18 @@ class Metropolis(Sampler):
                 rev = jnp.where(inside, off + site * k + old.astype(jnp.int32), rev)
                 new_x[g] = jnp.where(hit, value.astype(jnp.int8)[None, :], xg)
             else:
-                new_x[g] = jnp.where(hit, _propose_values(grp, xg, None), xg)
+                new_x[g] = jnp.where(hit, propose_change(grp, xg, None), xg)
             off += n * k
         return new_x, rev
 
     @staticmethod
-    def _gwg_log_q(d: Array, beta) -> Array:
+    def gwg_log_q(d: Array, beta) -> Array:
         """Log proposal probabilities ``log softmax(β d / 2)`` over the rows of ``d``."""
         logits = 0.5 * beta * d
         return logits - jax.nn.logsumexp(logits, axis=0, keepdims=True)
 
     @staticmethod
-    def _gwg_draw(log_q: Array, u: Array, chunk: int = 64) -> Array:
+    def gwg_draw(log_q: Array, u: Array, chunk: int = 64) -> Array:
         """One row per chain from ``exp(log_q)`` ``(M, C)`` by the inverse CDF at uniforms ``u``
         ``(C,)`` — one random number per chain rather than one per row (Gumbel-max) — in two
         levels (chunks of ``chunk`` rows, then rows within the chunk), which avoids a long
@@ -315,25 +266,26 @@ class Metropolis(Sampler):
                         last_positive(inner))
         return (b * chunk + j).astype(jnp.int32)
 
-    def _gwg_step(self, key, bp, x, beta):
-        C = next(iter(x.values())).shape[1]
+    def gwg_sweep(self, key, model, bp, x, beta):
+        """``num_proposals`` Gibbs-with-Gradients proposals per chain: ``(x, accept_rate)``."""
+        C = num_chains_of(x)
         take = lambda a, i: jnp.take_along_axis(a, i[None, :], axis=0)[0]  # noqa: E731
 
         def propose(carry, k):
             x, d, count = carry
             k_g, k_u = jax.random.split(k)
-            log_q = self._gwg_log_q(d, beta)
-            idx = self._gwg_draw(log_q, jax.random.uniform(k_g, (C,)))
-            x_new, rev = self._gwg_apply(x, idx)
-            d_new = self._gwg_scores(bp, x_new)
-            log_alpha = (beta * take(d, idx) + take(self._gwg_log_q(d_new, beta), rev)
+            log_q = self.gwg_log_q(d, beta)
+            idx = self.gwg_draw(log_q, jax.random.uniform(k_g, (C,)))
+            x_new, rev = self.gwg_apply(model, x, idx)
+            d_new = self.gwg_scores(model, bp, x_new)
+            log_alpha = (beta * take(d, idx) + take(self.gwg_log_q(d_new, beta), rev)
                          - take(log_q, idx))
-            acc = jnp.log(jax.random.uniform(k_u, (C,))) < log_alpha
-            x = {g: jnp.where(acc[None, :], x_new[g], v) for g, v in x.items()}
-            d = jnp.where(acc[None, :], d_new, d)
+            acc = accept(jax.random.uniform(k_u, (C,)), log_alpha)
+            x = {g: select(acc[None, :], x_new[g], v) for g, v in x.items()}
+            d = select(acc[None, :], d_new, d)
             return (x, d, count + acc), None
 
-        carry = (x, self._gwg_scores(bp, x), jnp.zeros((C,), jnp.int32))
+        carry = (x, self.gwg_scores(model, bp, x), jnp.zeros((C,), jnp.int32))
         keys = jax.random.split(key, self.num_proposals)
         (x, _, count), _ = jax.lax.scan(propose, carry, keys)
         return x, count.astype(jnp.float32) / self.num_proposals

@@ -13,6 +13,7 @@ approximation, exact for independent units and biased otherwise (see docs/sample
 Each :meth:`step` draws fresh noise and returns ``num_chains`` *independent* samples: there
 is no Markov chain. The messages are kept in the state, so ``warm_start=True`` starts the
 next step's BP from them (useful in learning, where parameters move little between steps).
+``info["bp_converged"]`` is 1 for a sample whose BP met the tolerance, else 0.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..bp.loopy import BeliefPropagation
+from .. import bp
 from ..graph.model import Model
-from .base import Sampler, clamped_groups
+from .base import Sampler, clamped_groups, num_chains_of
 
 # Unary log-odds pinning a clamped unit. Max-product messages out of a pinned unit are
 # then exact up to float32 rounding at this magnitude (about 1e-3), for couplings far below it.
@@ -76,9 +77,9 @@ class PerturbAndMaxProduct(Sampler):
         noise = float(noise)
         if not np.isfinite(noise) or noise < 0:
             raise ValueError(f"noise (the Gumbel scale) must be finite and ≥ 0, got {noise}")
-        self.bp = BeliefPropagation(model, temperature=0.0, damping=damping,
-                                    num_iters=num_iters, tol=tol)
-        self.num_iters, self.damping, self.noise = self.bp.num_iters, self.bp.damping, noise
+        _, self.damping, self.num_iters, self.tol = bp.check_settings(0.0, damping, num_iters,
+                                                                      tol)
+        self.noise = noise
         self.perturb_factors, self.warm_start = bool(perturb_factors), bool(warm_start)
 
     def __repr__(self) -> str:
@@ -86,33 +87,30 @@ class PerturbAndMaxProduct(Sampler):
                 f"noise={self.noise}, perturb_factors={self.perturb_factors}, "
                 f"warm_start={self.warm_start}, clamp={self.clamp})")
 
-    def _init(self, key, bp, xb):
-        C = next(iter(xb.values())).shape[1]
-        return PMPState(x=dict(xb), messages=self.bp._zeros(C),
-                        residual=jax.numpy.full((C,), jax.numpy.inf, jax.numpy.float32))
+    def init_state(self, key, model, bparams, x):
+        C = num_chains_of(x)
+        return PMPState(x=dict(x), messages=bp.init_messages(model, C),
+                        residual=jnp.full((C,), jnp.inf, jnp.float32))
 
-    def _step(self, key, bp, state, beta):
-        C = next(iter(state.x.values())).shape[1]
-        pot = self.bp._potentials(bp, beta)
-        pot = self.bp._perturb(key, pot, C, self.noise, self.perturb_factors)
+    def transition(self, key, model, bparams, state, beta):
+        C = num_chains_of(state)
+        pot = bp.potentials(model, bparams, beta)
+        pot = bp.perturb(key, model, pot, C, self.noise, self.perturb_factors)
         for g in self.clamp:
-            grp, xg = self.model.groups[g], state.x[g]
+            grp, xg = model.groups[g], state.x[g]
             if grp.is_categorical:
                 ev = CLAMP * jax.nn.one_hot(xg, grp.num_states, axis=1, dtype=jnp.float32)
             else:
                 ev = jnp.where(xg == grp.values[1], CLAMP, -CLAMP).astype(jnp.float32)
             pot["unary"][g] = ev
-        msgs = state.messages if self.warm_start else self.bp._zeros(C)
-        msgs, residual = self.bp._iterate(pot, msgs, C, self.num_iters)
-        x = self.bp._decode_b(self.model, self.bp._beliefs(pot, msgs, C))
+        msgs = state.messages if self.warm_start else bp.init_messages(model, C)
+        msgs, residual = bp.iterate(model, pot, msgs, C, self.num_iters, temperature=0.0,
+                                    damping=self.damping)
+        x = bp.decode(model, bp.beliefs(model, pot, msgs, C))
         x = {**x, **{g: state.x[g] for g in self.clamp}}
-        return PMPState(x=x, messages=msgs, residual=residual)
+        new = PMPState(x=x, messages=msgs, residual=residual)
+        return new, {"bp_converged": self.converged(new).astype(jnp.float32)}
 
     def converged(self, state: PMPState) -> jax.Array:
         """``(num_chains,)`` bool: whether each sample's BP met the tolerance."""
-        return state.residual <= self.bp.tol
-
-    def _stats(self, state: PMPState) -> dict:
-        """``bp_converged``: the fraction of samples whose BP met the tolerance (a learner's
-        history shows it per epoch, averaged over the minibatch updates)."""
-        return {"bp_converged": jnp.mean(self.converged(state).astype(jnp.float32))}
+        return state.residual <= self.tol

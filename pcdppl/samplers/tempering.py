@@ -17,6 +17,9 @@ The state's ``x`` holds the ``β = 1`` replica, ``dict[group, int8 (n_g, C)]``, 
 learner's negative phase and :func:`pcdppl.sample` read the target chains as from any
 other sampler; the whole ladder lives in ``state.inner`` (the inner sampler's state over
 ``R·C`` chains, replica-major: chain ``r·C + c`` is replica ``r`` of chain ``c``).
+
+``info`` holds the inner sampler's statistics averaged over the replicas of each chain, and
+``swap_rate`` ``(C, R-1)``: 1 where chain ``c``'s replicas ``r`` and ``r+1`` swapped.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..graph.model import Model
-from .base import Sampler
+from .base import Sampler, num_chains_of
+from .gibbs import BlockGibbs
+from .mh import accept
 
 Array = jax.Array
 
@@ -40,13 +45,10 @@ class ReplicaState(NamedTuple):
     Attributes:
         x: the ``β = 1`` replicas, ``dict[group, int8 (n_g, C)]``.
         inner: the inner sampler's state over all ``R·C`` replicas (replica-major).
-        swap_rate: ``float32 (R-1,)``, fraction of chains whose replicas ``r`` and ``r+1``
-            swapped in the last step.
     """
 
     x: dict
     inner: Any
-    swap_rate: Array
 
 
 def check_ladder(betas) -> np.ndarray:
@@ -82,16 +84,15 @@ class ReplicaExchange(Sampler):
         betas: the ladder of inverse temperatures, sorted (either direction), all positive,
             largest exactly 1 (the target). E.g. ``np.geomspace(0.1, 1, 8)``.
 
-    ``state.swap_rate`` (``(R-1,)``) reports the swap acceptance of each neighbouring pair
-    in the last step. The ``beta`` argument of ``step``/``run`` scales the whole ladder.
+    ``info["swap_rate"]`` (``(C, R-1)``) reports the swaps of each neighbouring pair (a
+    learner's history shows their mean and, as ``swap_rate_min``, the rate of the pair that
+    swaps least). The ``beta`` argument of ``step``/``run`` scales the whole ladder.
     """
 
     def __init__(self, model: Model, inner: Sampler | None = None,
                  betas: Sequence[float] | np.ndarray = (0.25, 0.5, 1.0)):
         super().__init__(model)
         if inner is None:
-            from .gibbs import BlockGibbs
-
             inner = BlockGibbs(model)
         if not isinstance(inner, Sampler):
             raise TypeError(f"inner must be a pcdppl sampler, got {type(inner).__name__}")
@@ -99,31 +100,32 @@ class ReplicaExchange(Sampler):
             raise ValueError("the inner sampler was built for another model; build it with the "
                              "model given to ReplicaExchange")
         self.inner = inner
-        self.betas = check_ladder(betas)
+        self.betas = tuple(float(b) for b in check_ladder(betas))
 
     def __repr__(self) -> str:
-        return f"ReplicaExchange(inner={self.inner!r}, betas={self.betas.tolist()})"
+        return f"ReplicaExchange(inner={self.inner!r}, betas={list(self.betas)})"
 
     @property
     def num_replicas(self) -> int:
         return len(self.betas)
 
-    def _init(self, key, bp, xb):
+    def init_state(self, key, model, bparams, x):
         R = self.num_replicas
-        ladder = {g: jnp.tile(v, (1, R)) for g, v in xb.items()}
-        return ReplicaState(x=dict(xb), inner=self.inner._init(key, bp, ladder),
-                            swap_rate=jnp.zeros((max(R - 1, 0),), jnp.float32))
+        ladder = {g: jnp.tile(v, (1, R)) for g, v in x.items()}
+        return ReplicaState(x=dict(x), inner=self.inner.init_state(key, model, bparams, ladder))
 
-    def _step(self, key, bp, state, beta):
+    def transition(self, key, model, bparams, state, beta):
         R = self.num_replicas
-        C = next(iter(state.x.values())).shape[1]
+        C = num_chains_of(state)
         betas = jnp.asarray(self.betas, jnp.float32)[:, None] * jnp.broadcast_to(
             jnp.asarray(beta, jnp.float32), (C,))[None, :]  # (R, C)
         k_inner, k_swap = jax.random.split(key)
-        inner = self.inner._step(k_inner, bp, state.inner, betas.reshape(R * C))
-        rate = jnp.zeros((max(R - 1, 0),), jnp.float32)
+        inner, inner_info = self.inner.transition(k_inner, model, bparams, state.inner,
+                                                  betas.reshape(R * C))
+        info = {k: jnp.mean(v.astype(jnp.float32).reshape(R, C, *v.shape[1:]), axis=0)
+                for k, v in inner_info.items()}
         if R > 1:
-            energy = self.model._energy_b(bp, inner.x).reshape(R, C)
+            energy = model.blocked.energy(bparams, inner.x).reshape(R, C)
             u = jax.random.uniform(k_swap, (R - 1, C))
             src = jnp.broadcast_to(jnp.arange(R)[:, None], (R, C))  # replica held at each rung
             swapped = jnp.zeros((R - 1, C), bool)
@@ -132,16 +134,15 @@ class ReplicaExchange(Sampler):
                 if lo.size == 0:
                     continue
                 e = jnp.take_along_axis(energy, src, axis=0)
-                log_a = (betas[lo] - betas[lo + 1]) * (e[lo] - e[lo + 1])
-                acc = jnp.log(u[lo]) < log_a  # (pairs, C)
+                acc = accept(u[lo], (betas[lo] - betas[lo + 1]) * (e[lo] - e[lo + 1]))
                 new_src = src.at[lo].set(jnp.where(acc, src[lo + 1], src[lo]))
                 new_src = new_src.at[lo + 1].set(jnp.where(acc, src[lo], src[lo + 1]))
                 src, swapped = new_src, swapped.at[lo].set(acc)
-            rate = jnp.mean(swapped.astype(jnp.float32), axis=1)
+            info["swap_rate"] = swapped.T.astype(jnp.float32)  # (C, R-1)
             perm = (src * C + jnp.arange(C)[None, :]).reshape(R * C)
             inner = jax.tree.map(lambda a: self._permute(a, perm, R * C), inner)
         x = {g: v[:, (R - 1) * C:] for g, v in inner.x.items()}
-        return ReplicaState(x=x, inner=inner, swap_rate=rate)
+        return ReplicaState(x=x, inner=inner), info
 
     @staticmethod
     def _permute(a, perm, n):
@@ -149,10 +150,3 @@ class ReplicaExchange(Sampler):
         if hasattr(a, "shape") and a.ndim >= 1 and a.shape[-1] == n:
             return jnp.take(a, perm, axis=-1)
         return a
-
-    def _stats(self, state) -> dict:
-        inner = self.inner._stats(state.inner)
-        if self.num_replicas < 2:
-            return inner
-        return {**inner, "swap_rate": jnp.mean(state.swap_rate),
-                "swap_rate_min": jnp.min(state.swap_rate)}

@@ -17,9 +17,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ..graph import Model
-from ..graph.model import as_key
-from .presets import rbm
+from .._compile import as_key
+from ..graph.model import Model
+from ..models.presets import rbm
 
 
 class DeepBeliefNet:

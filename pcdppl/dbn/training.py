@@ -19,13 +19,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._compile import as_key
 from ..graph.data import as_dataset
-from ..graph.model import as_key
-from ..models.dbn import DeepBeliefNet, down_logits, up_logits
-from .checkpoint import CheckpointError, checkpoint_epoch, latest_checkpoint
-from .contrastive import ContrastiveLearner, FitResult
-from .pcd import PCD
-from .soft_data import SoftData
+from ..learn.checkpoint import CheckpointError, checkpoint_epoch, latest_checkpoint
+from ..learn.learners import PCD, ContrastiveLearner
+from ..learn.soft_data import SoftData
+from ..learn.state import FitResult
+from ..samplers.driver import sample as pp_sample
+from .bound import log_likelihood_bound
+from .structure import DeepBeliefNet, down_logits, up_logits
 
 
 @dataclass
@@ -39,7 +41,7 @@ class DBNFit:
     dbn: DeepBeliefNet = field(repr=False, default=None)
 
 
-def _transform(dbn: DeepBeliefNet, params, x, key, upto: int, samples: bool):
+def _transform(params, x, key, upto: int, samples: bool):
     h = jnp.asarray(x, jnp.float32)
     keys = jax.random.split(key, max(upto, 1))
     for i in range(upto):
@@ -48,7 +50,7 @@ def _transform(dbn: DeepBeliefNet, params, x, key, upto: int, samples: bool):
     return h
 
 
-_transform_jit = jax.jit(_transform, static_argnums=(0, 4, 5))
+_transform_jit = jax.jit(_transform, static_argnums=(3, 4))
 
 
 class DBN:
@@ -143,7 +145,7 @@ class DBN:
         fits: list[FitResult] = []
         layer_data = x
         for i, lrn in enumerate(self.learners):
-            init_params = self._transposed(fits[-1].params) if (
+            init_params = self.transposed(fits[-1].params) if (
                 self.init == "transpose" and i > 0 and self.dbn.sizes[i + 1] ==
                 self.dbn.sizes[i - 1]) else None
             kw = dict(fit_kwargs)
@@ -157,19 +159,20 @@ class DBN:
                                       f"its {epochs[i]} epochs; resume with the epoch counts "
                                       f"of the interrupted run")
             if done == epochs[i]:  # finished before the interruption: load it
-                fits.append(lrn._result_from_checkpoint(saved, train))
+                fits.append(lrn.result_from_checkpoint(saved, train))
             else:
                 fits.append(lrn.fit(train, epochs[i], keys[2 * i], progress=progress,
                                     init_params=init_params, resume=saved, **kw))
             if i < L - 1:
-                h = _transform_jit(self.dbn, [fits[-1].params], layer_data, keys[2 * i + 1], 1,
+                h = _transform_jit([fits[-1].params], layer_data, keys[2 * i + 1], 1,
                                    self.propagate == "samples")
                 h = np.asarray(h)
                 layer_data = h.astype(np.int8) if self.propagate == "samples" else h
         return DBNFit([f.params for f in fits], [f.history for f in fits], fits, self.dbn)
 
     @staticmethod
-    def _transposed(p: dict) -> dict:
+    def transposed(p: dict) -> dict:
+        """An RBM layer's parameters turned upside down (visible and hidden swapped)."""
         return {"W": jnp.asarray(p["W"]).T, "b_v": jnp.asarray(p["b_h"]),
                 "b_h": jnp.asarray(p["b_v"])}
 
@@ -186,7 +189,7 @@ class DBN:
         if not 1 <= layer <= L:
             raise ValueError(f"layer must be in 1..{L}, got {layer}")
         x = as_dataset(self.dbn.layers[0].groups, data)["v"]
-        return np.asarray(_transform_jit(self.dbn, list(params[:layer]), x, as_key(key), layer,
+        return np.asarray(_transform_jit(list(params[:layer]), x, as_key(key), layer,
                                          bool(samples)))
 
     def sample(self, key, params, num_samples: int = 64, *, num_gibbs: int = 1000,
@@ -195,8 +198,6 @@ class DBN:
         (from random states, or from the up-pass of ``init`` data), then one directed
         down-pass through the lower layers. Returns ``(num_samples, n_visible)`` ``int8``
         (or the last layer's probabilities with ``probabilities=True``)."""
-        from ..samplers import sample as pp_sample
-
         params = _params(params)
         self.dbn.check_params(params)
         k_top, k_down, k_init = jax.random.split(as_key(key), 3)
@@ -207,8 +208,8 @@ class DBN:
             if len(x) != num_samples:
                 raise ValueError(f"init holds {len(x)} examples; num_samples={num_samples}")
             k_below, k_top_h = jax.random.split(k_init)
-            hv = _transform_jit(self.dbn, list(params[:L - 1]), x, k_below, L - 1, True)
-            top_h = _transform_jit(self.dbn, [params[-1]], hv, k_top_h, 1, True)
+            hv = _transform_jit(list(params[:L - 1]), x, k_below, L - 1, True)
+            top_h = _transform_jit([params[-1]], hv, k_top_h, 1, True)
             start = {"v": np.asarray(hv, np.int8), "h": np.asarray(top_h, np.int8)}
         draws = pp_sample(k_top, self.dbn.top, params[-1], num_chains=num_samples,
                           num_samples=1, num_warmup=num_gibbs, init=start)
@@ -218,10 +219,8 @@ class DBN:
     def log_likelihood_bound(self, params, data, key=0, *, num_samples: int = 10,
                              per_example: bool = False, **ais_options):
         """The variational lower bound of ``log p(v)`` (Salakhutdinov and Murray, 2008); see
-        :func:`pcdppl.evaluate.dbn_log_likelihood_bound`."""
-        from ..evaluate.dbn import dbn_log_likelihood_bound
-
-        return dbn_log_likelihood_bound(self.dbn, _params(params), data, key,
+        :func:`pcdppl.dbn.log_likelihood_bound`."""
+        return log_likelihood_bound(self.dbn, _params(params), data, key,
                                         num_samples=num_samples, per_example=per_example,
                                         **ais_options)
 

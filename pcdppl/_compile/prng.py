@@ -1,15 +1,9 @@
-"""Uniform random numbers for the samplers' hot loops, bit-identical to ``jax.random.uniform``.
+"""Random numbers for hot loops, bit-identical to ``jax.random``, at few call sites.
 
-On the CPU, JAX lowers the Threefry-2x32 hash as a rolled loop of five iterations (to keep
-compile times short), which reads and writes the whole counter array ten times and copies it
-between iterations; for the million uniforms of a lattice sweep that is most of the sweep's
-time. :func:`uniform` computes the very same numbers — the same counters, the same hash, the
-same mantissa trick — with the hash unrolled, so XLA fuses the whole draw into one
-elementwise loop (and compiles it faster than the rolled loop). :func:`split` does the same
-for ``jax.random.split``. It applies to the default configuration (``threefry2x32`` keys with
-``jax_threefry_partitionable``, the default since JAX 0.5); any other key implementation or
-setting falls back to :func:`jax.random.uniform`. Either way the values do not depend on how
-the array is sharded.
+Rule: sampler sweeps draw their uniforms with :func:`uniform`, keys are split with
+:func:`split` (both equal bit for bit to ``jax.random.uniform`` / ``split``, the Threefry hash
+unrolled so XLA fuses it), and a learner's epoch draws all its randomness from one split
+(:func:`epoch_randomness`). Measurements: ``docs/performance.md``.
 """
 
 from __future__ import annotations
@@ -67,9 +61,7 @@ def uniform(key, shape: tuple[int, ...]) -> jax.Array:
 
 
 def split(key, num: int) -> jax.Array:
-    """``num`` new keys; equal to ``jax.random.split(key, num)`` (with
-    ``jax_threefry_partitionable``, the hash of the counters ``0 .. num-1``), the hash
-    unrolled."""
+    """``num`` new keys; equal to ``jax.random.split(key, num)``, the hash unrolled."""
     num = int(num)
     if not _fast_path(key) or num >= 2**32:
         return jax.random.split(key, num)
@@ -77,3 +69,36 @@ def split(key, num: int) -> jax.Array:
     b1, b2 = threefry2x32(k[0], k[1], jnp.zeros((num,), jnp.uint32),
                           lax.iota(jnp.uint32, num))
     return jax.random.wrap_key_data(jnp.stack([b1, b2], axis=1), impl=jax.random.key_impl(key))
+
+
+def epoch_randomness(key, num_examples: int, num_batches: int, batch_size: int,
+                     keys_per_step: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """One split giving everything an epoch needs.
+
+    Returns ``(next_key, order, step_keys)``: the key of the next epoch, the example indices
+    of each minibatch ``int (num_batches, batch_size)`` (a uniformly random permutation — the
+    argsort of random key words —, its remainder dropped) and the minibatches' keys
+    ``(num_batches, keys_per_step)``.
+    """
+    n_steps = num_batches * keys_per_step
+    words = math.prod(jax.random.key_data(key).shape) or 1
+    n_perm = -(-num_examples // words)
+    ks = split(key, 1 + n_steps + n_perm)
+    bits = jax.random.key_data(ks[1 + n_steps:]).reshape(-1)[:num_examples]
+    order = jnp.argsort(bits)[: num_batches * batch_size].reshape(num_batches, batch_size)
+    return ks[0], order, ks[1:1 + n_steps].reshape(num_batches, keys_per_step)
+
+
+def random_blocked(key, groups, num_chains: int) -> dict[str, jax.Array]:
+    """Uniformly random values of every group from one uniform draw, blocked layout:
+    ``dict[name, int8 (n_g, num_chains)]``."""
+    groups = list(groups)
+    sizes = [g.size for g in groups]
+    u = uniform(key, (sum(sizes), num_chains))
+    out, start = {}, 0
+    for g, n in zip(groups, sizes, strict=True):
+        idx = jnp.floor(u[start:start + n] * g.num_states).astype(jnp.int8)  # state index
+        idx = jnp.minimum(idx, g.num_states - 1).astype(jnp.int8)
+        out[g.name] = (2 * idx - 1).astype(jnp.int8) if g.kind == "spin" else idx
+        start += n
+    return out

@@ -22,9 +22,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._compile import as_key
+from ..evaluate.exact import DEFAULT_MAX_STATES
+from ..evaluate.likelihood import log_partition_auto
 from ..graph.data import as_dataset
-from ..graph.model import as_key
-from ..models.dbn import DeepBeliefNet, down_logits, up_logits
+from .structure import DeepBeliefNet, down_logits, up_logits
 
 
 def _log_bernoulli(x, logits):
@@ -32,11 +34,11 @@ def _log_bernoulli(x, logits):
     return jnp.sum(x * logits - jax.nn.softplus(logits), axis=-1)
 
 
-@partial(jax.jit, static_argnums=(0, 4))
-def _bound_terms(dbn: DeepBeliefNet, params, v, key, num_samples: int):
+@partial(jax.jit, static_argnums=(3,))
+def _bound_terms(params, v, key, num_samples: int):
     """``(N,)`` Monte Carlo estimate of the bound without ``- log Z_top``, and the samples of
     ``h_{L-1}`` ``(N * num_samples, n_{L-1})``."""
-    L = len(dbn)
+    L = len(params)
     N = v.shape[0]
     h = jnp.repeat(jnp.asarray(v, jnp.float32), num_samples, axis=0)  # (N*S, n_0)
     total = jnp.zeros((N * num_samples,), jnp.float32)
@@ -54,7 +56,7 @@ def _bound_terms(dbn: DeepBeliefNet, params, v, key, num_samples: int):
     return total.reshape(N, num_samples).mean(axis=1), h
 
 
-def dbn_log_likelihood_bound(dbn: DeepBeliefNet, params, data, key=0, *, num_samples: int = 10,
+def log_likelihood_bound(dbn: DeepBeliefNet, params, data, key=0, *, num_samples: int = 10,
                              log_z_top=None, per_example: bool = False, method: str = "auto",
                              **ais_options):
     """Lower bound on the mean log-likelihood (nats per example) of ``data`` under a DBN.
@@ -74,16 +76,13 @@ def dbn_log_likelihood_bound(dbn: DeepBeliefNet, params, data, key=0, *, num_sam
         ``(bound, info)`` with ``info = {"method", "log_z_top", "log_z_stderr"}``; the bound
         is uncertain by about ``log_z_stderr`` where AIS was used.
     """
-    from .ais import log_partition_auto
-    from .exact import DEFAULT_MAX_STATES
-
     params = getattr(params, "params", params)
     dbn.check_params(params)
     if not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
     v = as_dataset(dbn.layers[0].groups, data)["v"]
     k_q, k_ais = jax.random.split(as_key(key))
-    terms, h_top = _bound_terms(dbn, list(params), v, k_q, num_samples)
+    terms, h_top = _bound_terms(list(params), v, k_q, num_samples)
     if log_z_top is None:
         h_data = np.asarray(h_top, np.int8)
         lz, info = log_partition_auto(dbn.top, params[-1], {"v": h_data}, method,

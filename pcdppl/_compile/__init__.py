@@ -1,0 +1,15 @@
+"""PRIVATE: the one place that knows how pcdppl's programs are compiled and seeded.
+
+Rule: every pcdppl module builds its compiled programs with :func:`jit`, its keys with
+:func:`as_key`, and draws hot-loop random numbers with :func:`uniform` / :func:`split`; none
+of them knows about XLA options, garbage-collector pauses or the PRNG shortcuts behind those
+names. Why each shortcut exists, and what it was measured to save, is in
+``docs/performance.md``.
+"""
+
+from .host import as_key, host_initial_state
+from .options import Program, compiler_options, gc_paused, jit
+from .prng import epoch_randomness, random_blocked, split, uniform
+
+__all__ = ["jit", "Program", "compiler_options", "gc_paused", "as_key", "uniform", "split",
+           "epoch_randomness", "random_blocked", "host_initial_state"]

@@ -1,0 +1,375 @@
+"""Learners: immutable configuration over the pure pieces of :mod:`pcdppl.learn.epoch`.
+
+A learner holds a model, a negative-phase sampler and its settings; ``fit`` runs the host
+loop of :mod:`pcdppl.learn.loop` over the learner's compiled epoch. Learners cannot be
+changed after construction: ``learner.replace(k=50)`` is a new learner (with its own
+compiled program), and every learner takes ``mesh=``/``devices=``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+
+import jax
+import numpy as np
+import optax
+
+from .. import _compile
+from ..frozen import Frozen
+from ..graph.model import Model
+from ..samplers.base import Sampler
+from ..samplers.driver import resolve_sampler
+from ..samplers.gibbs import BlockGibbs
+from ..samplers.metropolis import Metropolis
+from ..samplers.pmp import PerturbAndMaxProduct as PMPSampler
+from ..sharding import check_divisible, put_chains, put_replicated, resolve_mesh, to_host
+from . import estimators as est
+from . import loop
+from .checkpoint import resume_state
+from .epoch import EpochSpec, InitSpec, epoch_program, init_program
+from .soft_data import as_training_data
+from .state import FitResult, LearnerState
+
+
+def data_bias_values(model: Model, ds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Maximum-likelihood biases of an independent model of the data (Hinton, 2010, "A
+    practical guide to training RBMs", §8), computed on the host: ``dict[name, array]`` for
+    every untied bias of an observed group."""
+    out = {}
+    for f in model.factors:
+        if f.kind != "bias" or f.tied or f.group.name not in ds:
+            continue
+        x = ds[f.group.name].astype(np.float64)
+        g = f.group
+        if g.is_categorical:
+            freq = np.stack([(x == c).mean(0) for c in range(g.num_states)], axis=1)
+            logf = np.log(np.clip(freq, 1e-3, 1.0))
+            value = logf - logf.mean(axis=1, keepdims=True)
+        elif g.kind == "spin":
+            value = np.arctanh(np.clip(x.mean(0), -0.998, 0.998))
+        else:
+            p = np.clip(x.mean(0), 1e-3, 1 - 1e-3)
+            value = np.log(p / (1 - p))
+        out[f.name] = value.astype(np.float32)
+    return out
+
+
+def data_bias_init(model: Model, params: dict, ds: dict[str, np.ndarray]) -> dict:
+    """``params`` with the biases of observed groups set by :func:`data_bias_values`."""
+    return {**params, **data_bias_values(model, ds)}
+
+
+def check_positive(**values) -> None:
+    """Each value must be a positive int; an error names the first that is not."""
+    for name, v in values.items():
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+
+
+def structure_fingerprint(model: Model) -> str:
+    """A digest of a model's structure: groups, factor kinds and shapes, index tables."""
+    h = hashlib.sha256()
+    treedef = jax.tree.structure(model)
+    h.update(repr(treedef).encode())
+    for leaf in jax.tree.leaves(model):
+        a = np.asarray(leaf)
+        h.update(str((a.shape, a.dtype.str)).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+class ContrastiveLearner(Frozen):
+    """Learner whose negative phase is a pcdppl sampler (see :mod:`pcdppl.learn.estimators`).
+
+    Args:
+        model: compiled model.
+        sampler: negative-phase sampler built for ``model`` (default :class:`BlockGibbs`).
+        num_chains: persistent chains (ignored for CD-k, which uses one per example).
+        k: sampler transitions per parameter update.
+        optimizer: an optax ``GradientTransformation`` (default ``optax.sgd(0.05)``).
+        batch_size: examples per minibatch. The remainder of each shuffled epoch is skipped.
+        persistent: ``True`` for PCD, ``False`` for CD-k (chains restart from the data).
+        k_positive: clamped transitions filling in latents that are not conditionally
+            independent given the data (unused otherwise).
+        data_init: initialise visible biases from the data marginals on a fresh fit.
+        mesh: a :class:`jax.sharding.Mesh` to split the persistent chains and each
+            minibatch over along their chain axis (default: the sampler's mesh, if any);
+            gradients are averaged across devices inside the compiled epoch. ``num_chains``
+            (PCD) and ``batch_size`` must be multiples of the device count.
+        devices: shortcut for ``mesh``: an int, ``"all"`` or a list of devices.
+
+    Immutable: ``learner.replace(k=10)`` returns a changed copy.
+    """
+
+    BASE_KWARGS = ("mesh", "devices")
+    records_chains = True
+
+    def __init__(self, model: Model, *, sampler: Sampler | None = None, num_chains: int = 100,
+                 k: int = 1, optimizer: optax.GradientTransformation | None = None,
+                 batch_size: int = 20, persistent: bool = True, k_positive: int = 10,
+                 data_init: bool = True):
+        if not isinstance(model, Model):
+            raise TypeError(f"expected a compiled pcdppl.Model, got {type(model).__name__}")
+        sampler = resolve_sampler(model, sampler, "learner")
+        check_positive(num_chains=num_chains, k=k, batch_size=batch_size, k_positive=k_positive)
+        if optimizer is None:
+            optimizer = optax.sgd(0.05)
+        if not hasattr(optimizer, "init") or not hasattr(optimizer, "update"):
+            raise TypeError("optimizer must be an optax GradientTransformation")
+        self.model, self.sampler, self.optimizer = model, sampler, optimizer
+        self.num_chains, self.k, self.batch_size = int(num_chains), int(k), int(batch_size)
+        self.persistent, self.k_positive = bool(persistent), int(k_positive)
+        self.data_init = bool(data_init)
+
+    def _configure_base(self, mesh=None, devices=None) -> None:
+        mesh = resolve_mesh(mesh, devices) or self.sampler.mesh
+        object.__setattr__(self, "mesh", mesh)
+        if self.persistent:
+            check_divisible(self.num_chains, mesh, "num_chains")
+        check_divisible(self.batch_size, mesh, "batch_size")
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(sampler={type(self.sampler).__name__}, "
+                f"num_chains={self.num_chains}, k={self.k}, batch_size={self.batch_size}, "
+                f"persistent={self.persistent})")
+
+    @property
+    def chain_count(self) -> int:
+        """Chains of the negative phase: ``num_chains`` (PCD) or ``batch_size`` (CD-k)."""
+        return self.num_chains if self.persistent else self.batch_size
+
+    def fingerprint(self) -> dict:
+        """What a checkpoint of this learner records to recognise its model and settings."""
+        settings = {k: (repr(v) if not isinstance(v, (int, float, bool, str, type(None))) else v)
+                    for k, v in self.settings().items() if k not in ("model", "optimizer")}
+        return {"learner": type(self).__name__, "structure": structure_fingerprint(self.model),
+                "settings": json.loads(json.dumps(settings, default=repr)),
+                "num_chains": self.chain_count}
+
+    # ------------------------------------------------------------------ pieces
+    def clamped_sampler(self, visible: tuple) -> Sampler:
+        """The sampler that fills in latent groups with ``visible`` clamped (positive phase)."""
+        return BlockGibbs(self.model, clamp=visible)
+
+    def epoch_spec(self, visible: tuple, num_examples: int, plan) -> EpochSpec:
+        return EpochSpec(self.optimizer, self.k, self.k_positive, self.batch_size,
+                         self.chain_count, self.persistent,
+                         est.Phases.of(self.model, visible, self.persistent), num_examples, plan,
+                         self.mesh)
+
+    def run_epoch(self, state: LearnerState, data: dict, visible: tuple, num_examples: int,
+                  plan):
+        """One compiled epoch (see :func:`pcdppl.learn.epoch.run_epoch`)."""
+        return epoch_program(self.epoch_spec(visible, num_examples, plan), self.model,
+                             self.sampler, self.clamped_sampler(visible), state, data)
+
+    def init_state(self, key, data, init_params=None) -> LearnerState:
+        """Fresh learner state: parameters, optimiser state, chains and key."""
+        model = self.model
+        ds = as_training_data(model.groups, data)
+        if init_params is None:
+            fixed = data_bias_values(model, ds) if self.data_init else {}
+        else:
+            model.check_params(init_params)
+            fixed = {n: np.asarray(p, np.float32) for n, p in init_params.items()}
+        key = _compile.as_key(key)
+        state = self._host_initial_state(key, fixed)
+        if state is None:
+            inits = tuple((f.name, f.shape, model.host.initializers[f.name]) for f in model.factors)
+            spec = InitSpec(self.optimizer, self.chain_count, inits, self.mesh)
+            state = init_program(spec, model, self.sampler, key, fixed)
+        model.check_params(state.params)
+        return state
+
+    def _host_initial_state(self, key, fixed) -> LearnerState | None:
+        """The initial state drawn on the host (no compiled program) where the sampler state
+        is just the values (the default ``init_state``); ``None`` otherwise."""
+        if type(self.sampler).init_state is not Sampler.init_state:
+            return None
+        model = self.model
+        drawn = _compile.host_initial_state(key, model.host.initializers, model.param_shapes,
+                                            fixed, model.groups.values(), self.chain_count,
+                                            self.optimizer)
+        if drawn is None:
+            return None
+        params, x, opt_state, new_key = drawn
+        if self.mesh is None:
+            params, x = jax.device_put((params, x))
+        else:
+            params, x = put_replicated(params, self.mesh), put_chains(x, self.mesh,
+                                                                      self.chain_count)
+        new_key = put_replicated({"k": new_key}, self.mesh)["k"]
+        chains = self.sampler.init_state(None, model, None, x)
+        return LearnerState(params, self.optimizer.init(params), chains, new_key,
+                            jax.device_put(np.zeros((), np.int32)))
+
+    def result(self, state: LearnerState, history: dict, recording=None) -> FitResult:
+        """The :class:`FitResult` of a state and its history."""
+        return FitResult(params=state.params,
+                         history={m: np.asarray(v) for m, v in history.items()},
+                         chains=self.model.blocked.to_values(to_host(state.chains.x)),
+                         state=state, learner=self, recording=recording)
+
+    def result_from_checkpoint(self, path, data) -> FitResult:
+        """The :class:`FitResult` of a finished run saved at ``path`` (nothing is trained)."""
+        return self.result(*resume_state(self, path, as_training_data(self.model.groups, data)))
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data, num_epochs: int, key=0, **options) -> FitResult:
+        """Fit the model to ``data``.
+
+        Args:
+            data: ``(N, n_v)`` array for the default visible group, or ``dict[group, (N, n)]``;
+                groups absent from the data are latent.
+            num_epochs: passes over the data.
+            key: PRNG key or int seed (ignored when resuming).
+            validation: held-out data; its exact log-likelihood is recorded every
+                ``eval_every`` epochs (default: about 10 evaluations) and after the last.
+            progress: show a progress bar with the current metrics (default ``True``).
+            init_params: starting parameters (default: the model's initialisation).
+            resume: a :class:`FitResult` or :class:`LearnerState` to continue from for
+                ``num_epochs`` more epochs, or a checkpoint file or folder
+                (:mod:`pcdppl.learn.checkpoint`) to continue until epoch ``num_epochs`` in
+                total, as the interrupted run would have. A result or state resumed from
+                is copied, not consumed: it can be resumed from again.
+            checkpoint_dir: folder for checkpoints of the whole learner state, written every
+                ``checkpoint_every`` epochs and after the last. While checkpointing, Ctrl-C
+                finishes the running epoch, saves it and raises
+                :class:`~pcdppl.learn.checkpoint.TrainingInterrupted` (a ``KeyboardInterrupt``).
+            record_every: minibatch steps between recordings of the chain statistics
+                (:meth:`FitResult.diagnostics`), counted within each epoch; default about
+                10 per epoch; 0 records nothing. Recording happens inside the compiled epoch.
+            track_units: log-odds units recorded per group: an int (evenly spaced units) or
+                ``dict[group, unit indices]``.
+            mixing_warnings: at the end of the fit, warn (:class:`MixingWarning`) naming every
+                statistic whose chains look stuck, whose R-hat exceeds 1.1 or whose ESS per
+                chain falls below 1 over the last half of the recording.
+
+        Returns:
+            a :class:`FitResult`.
+        """
+        return loop.fit(self, data, num_epochs, key, **options)
+
+
+class PCD(ContrastiveLearner):
+    """Persistent contrastive divergence (Tieleman, 2008) and CD-k (Hinton, 2002).
+
+    ``num_chains`` fantasy particles persist across minibatches and advance ``k`` sampler
+    transitions (block-Gibbs sweeps by default) per parameter update. ``persistent=False``
+    gives CD-k: one chain per example, restarted from the minibatch. Any pcdppl sampler can
+    replace block Gibbs via ``sampler=``.
+
+    Example::
+
+        learner = pp.PCD(model, num_chains=100, k=1, optimizer=optax.sgd(0.05), batch_size=20)
+        fit = learner.fit(train, num_epochs=100, key=0, validation=test)
+        fit.params, fit.history, fit.chains
+
+    See :class:`ContrastiveLearner` for all arguments.
+    """
+
+
+class MetropolisHastings(ContrastiveLearner):
+    """PCD whose fantasy particles are Metropolis–Hastings chains.
+
+    ``num_chains`` persistent chains advance ``k`` sampler transitions per parameter update
+    (for ``"flip"`` and ``"block"`` one transition is a sweep over all units; for ``"gwg"`` it
+    is ``num_proposals`` gradient-informed proposals). ``fit.history["accept_rate"]`` is the
+    chains' mean acceptance rate over each epoch.
+
+    Example::
+
+        learner = pp.MetropolisHastings(model, proposal="gwg", num_chains=100, k=10,
+                                        optimizer=optax.adam(0.01))
+        fit = learner.fit(data, num_epochs=50, key=0)
+
+    Args:
+        model: compiled model.
+        proposal: ``"flip"``, ``"block"`` or ``"gwg"`` (see :class:`pcdppl.samplers.Metropolis`).
+        k: sampler transitions per update (``steps`` is a deprecated alias).
+        scan, block_size, num_proposals: see :class:`~pcdppl.samplers.Metropolis`.
+        Other arguments: as in :class:`ContrastiveLearner`.
+    """
+
+    def __init__(self, model: Model, *, proposal: str = "flip", num_chains: int = 100, k: int = 1,
+                 optimizer: optax.GradientTransformation | None = None, batch_size: int = 20,
+                 persistent: bool = True, scan: str = "color", block_size: int = 2,
+                 num_proposals: int = 1, k_positive: int = 10, data_init: bool = True,
+                 steps: int | None = None):
+        if not isinstance(model, Model):
+            raise TypeError(f"expected a compiled pcdppl.Model, got {type(model).__name__}")
+        if steps is not None:
+            warnings.warn("MetropolisHastings(steps=...) is renamed k=... (transitions per "
+                          "update, as in every learner)", DeprecationWarning, stacklevel=3)
+            k = steps
+        sampler = Metropolis(model, proposal, scan=scan, block_size=block_size,
+                             num_proposals=num_proposals)
+        super().__init__(model, sampler=sampler, num_chains=num_chains, k=k,
+                         optimizer=optimizer, batch_size=batch_size, persistent=persistent,
+                         k_positive=k_positive, data_init=data_init)
+
+
+class PerturbAndMaxProductLearner(ContrastiveLearner):
+    """Contrastive learning whose negative phase is a fresh batch of ``num_samples``
+    perturb-and-max-product samples per minibatch (Lázaro-Gredilla et al., 2021).
+
+    One compiled program per epoch, exact positive phase where the latent groups are
+    conditionally independent given the data (RBMs). Where they are not, each example's
+    latents are one PMP sample with the example's visible units clamped.
+
+    Args:
+        model: the compiled model.
+        num_samples: PMP samples per parameter update.
+        num_iters, damping, noise, perturb_factors: see
+            :class:`pcdppl.samplers.PerturbAndMaxProduct`.
+        warm_start: carry the BP messages across parameter updates (each update starts BP
+            from the previous update's messages).
+        optimizer, batch_size, data_init: as in :class:`pcdppl.PCD`.
+        num_chains: alias of ``num_samples`` (so the learner is a drop-in for ``pp.PCD``).
+
+    Example::
+
+        learner = pp.PerturbAndMaxProductLearner(model, num_samples=100, num_iters=100,
+                                                 optimizer=optax.adam(0.01))
+        fit = learner.fit(data, num_epochs=50, key=0)
+    """
+
+    def __init__(self, model: Model, *, num_samples: int = 100, num_iters: int = 100,
+                 damping: float = 0.5, noise: float = 1.0, perturb_factors: bool = False,
+                 warm_start: bool = False, optimizer: optax.GradientTransformation | None = None,
+                 batch_size: int = 20, data_init: bool = True,
+                 num_chains: int | None = None):
+        if not isinstance(model, Model):
+            raise TypeError(f"expected a compiled pcdppl.Model, got {type(model).__name__}")
+        if num_chains is not None:
+            if num_samples != 100 and num_samples != num_chains:
+                raise ValueError(f"num_samples={num_samples} and num_chains={num_chains} "
+                                 f"disagree; num_chains is an alias of num_samples")
+            num_samples = num_chains
+        sampler = PMPSampler(model, num_iters=num_iters, damping=damping, noise=noise,
+                             perturb_factors=perturb_factors, warm_start=warm_start)
+        super().__init__(model, sampler=sampler, num_chains=num_samples, k=1,
+                         optimizer=optimizer, batch_size=batch_size, persistent=True,
+                         k_positive=1, data_init=data_init)
+
+    def clamped_sampler(self, visible: tuple) -> PMPSampler:
+        s = self.sampler
+        return PMPSampler(self.model, num_iters=s.num_iters, damping=s.damping, noise=s.noise,
+                          perturb_factors=s.perturb_factors, clamp=visible)
+
+    def __repr__(self) -> str:
+        return (f"PerturbAndMaxProductLearner({self.sampler!r}, num_samples={self.num_chains}, "
+                f"batch_size={self.batch_size})")
+
+
+class PerturbAndMaxProduct(PerturbAndMaxProductLearner):
+    """Deprecated name of :class:`PerturbAndMaxProductLearner` (the sampler of the same name
+    is :class:`pcdppl.samplers.PerturbAndMaxProduct`)."""
+
+    def __init__(self, model: Model, **kwargs):
+        warnings.warn("pp.PerturbAndMaxProduct (the learner) is renamed "
+                      "pp.PerturbAndMaxProductLearner; pp.samplers.PerturbAndMaxProduct is the "
+                      "sampler", DeprecationWarning, stacklevel=3)
+        super().__init__(model, **kwargs)

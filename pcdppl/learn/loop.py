@@ -1,0 +1,172 @@
+"""The host loop of every learner's ``fit``: data, resume, progress, validation, checkpoints.
+
+The loop is the only part of learning that runs on the host. It calls the learner's compiled
+epoch once per epoch and touches the device once per epoch (metrics, finite flag, epoch
+counter in one transfer); everything numerical happens in the learner's programs. A learner
+supplies ``model``, ``batch_size``, ``mesh``, ``init_state(key, data, init_params)``,
+``run_epoch(state, data, visible, num_examples, plan)`` and ``result(state, history,
+recording)``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+
+import jax
+import numpy as np
+
+from ..evaluate.exact import IntractableError
+from ..evaluate.likelihood import log_likelihood
+from ..graph.data import as_dataset
+from ..samplers.base import num_chains_of
+from ..sharding import check_divisible, put_chains, put_replicated
+from .checkpoint import Checkpointer, InterruptGuard, resume_state
+from .recording import Recording, record_plan, warn_mixing
+from .soft_data import as_training_data
+from .state import FitResult, LearnerState
+
+
+def fit(learner, data, num_epochs: int, key=0, *, validation=None, eval_every: int | None = None,
+        progress: bool = True, init_params=None, resume=None, checkpoint_dir=None,
+        checkpoint_every: int | None = None, record_every: int | None = None, track_units=3,
+        mixing_warnings: bool = True) -> FitResult:
+    """Fit ``learner.model`` to ``data`` (see :meth:`ContrastiveLearner.fit` for the
+    arguments)."""
+    model = learner.model
+    if not isinstance(num_epochs, (int, np.integer)) or num_epochs < 1:
+        raise ValueError(f"num_epochs must be a positive int, got {num_epochs!r}")
+    ds = as_training_data(model.groups, data)
+    visible = tuple(g for g in model.groups if g in ds)
+    N = next(iter(ds.values())).shape[0]
+    if N < learner.batch_size:
+        raise ValueError(f"batch_size={learner.batch_size} exceeds the {N} examples in data")
+    val = None
+    if validation is not None:
+        val = as_dataset(model.groups, validation, what="validation")
+        if tuple(g for g in model.groups if g in val) != visible:
+            raise ValueError(f"validation has groups {sorted(val)}; data has {list(visible)}")
+        eval_every = eval_every or max(1, num_epochs // 10)
+    t_start = time.perf_counter()
+    history: dict[str, list] = {"epoch": [], "time": []}
+    if isinstance(resume, (str, os.PathLike)):
+        state, history = resume_state(learner, resume, ds)
+        num_epochs -= int(state.epoch)
+        if num_epochs < 1:
+            raise ValueError(f"the checkpoint is at epoch {int(state.epoch)}: nothing left "
+                             f"to do for num_epochs={num_epochs + int(state.epoch)}")
+    elif resume is not None:
+        state = resume.state if isinstance(resume, FitResult) else resume
+        if not isinstance(state, LearnerState):
+            raise TypeError("resume must be a FitResult or a LearnerState")
+        model.check_params(state.params)
+        # the epoch program donates its input state: continue from a copy, so that the
+        # FitResult resumed from keeps its parameters and can be resumed from again
+        state = jax.device_put(state, may_alias=False)
+    else:
+        state = learner.init_state(key, data, init_params)
+    data_b = blocked_data(model, ds, visible, learner.mesh)
+    if learner.mesh is not None:  # a resumed state may come from elsewhere: place it
+        C = num_chains_of(state.chains)
+        check_divisible(C, learner.mesh)
+        state = state._replace(chains=put_chains(state.chains, learner.mesh, C),
+                               **put_replicated(state._asdict(), learner.mesh, skip=("chains",)))
+    nb = N // learner.batch_size
+    plan = record_plan(model, nb, record_every, track_units) if learner.records_chains else None
+    recording = None if plan is None else Recording.start(
+        plan, {"record_every": record_every or max(1, nb // 10), "minibatches_per_epoch": nb,
+               "recorded_steps_per_epoch": len(plan.rows)},
+        getattr(resume, "recording", None))
+    ckpt = None if checkpoint_dir is None else Checkpointer(checkpoint_dir, checkpoint_every,
+                                                            info=learner.fingerprint())
+    guard = InterruptGuard(enabled=ckpt is not None).__enter__()
+    bar = Progress(num_epochs, type(learner).__name__, progress)
+    t_train = time.perf_counter() - t_start  # initialisation counts as training time
+    t_train += history["time"][-1] if history["time"] else 0.0
+    evaluate = Validation(model, val)
+    try:
+        for i in range(num_epochs):
+            t0 = time.perf_counter()
+            state, metrics, finite, records = learner.run_epoch(state, data_b, visible, N, plan)
+            if recording is not None:
+                recording.append(records)
+            metrics, finite, epoch = jax.device_get((metrics, finite, state.epoch))
+            t_train += time.perf_counter() - t0
+            epoch = int(epoch)
+            if not finite:
+                raise FloatingPointError(
+                    f"parameters became NaN or infinite in epoch {epoch + 1}; lower the "
+                    f"learning rate. The last finite parameters are in this error's "
+                    f"`last_params` attribute (the learner state in `state`).")
+            history["epoch"].append(epoch)
+            history["time"].append(t_train)
+            for m, v in metrics.items():
+                history.setdefault(m, []).append(float(v))
+            if val is not None:
+                ll = np.nan
+                if epoch % eval_every == 0 or i == num_epochs - 1:
+                    ll = evaluate(state.params)
+                history.setdefault("val_log_likelihood", []).append(ll)
+            bar.update({m: v[-1] for m, v in history.items() if m not in ("epoch", "time")})
+            if ckpt is not None:
+                ckpt.after_epoch(state, history, final=i == num_epochs - 1, guard=guard)
+    except FloatingPointError as err:
+        err.last_params, err.state = state.params, state
+        raise
+    finally:
+        bar.close()
+        guard.__exit__()
+    if recording is not None:
+        recording.finish()
+        if mixing_warnings:
+            warn_mixing(recording)
+    return learner.result(state, history, recording)
+
+
+def blocked_data(model, ds: dict, visible, mesh) -> dict:
+    """Training data in the blocked unit order, on the device (replicated over ``mesh``)."""
+    out = {}
+    for g in visible:
+        lay = model.layouts[g]
+        x = ds[g] if lay.identity else ds[g][:, lay.host_perm()]
+        out[g] = jax.device_put(np.ascontiguousarray(x))  # device_put: no copy program
+    return put_replicated(out, mesh)  # every device gathers its own minibatch
+
+
+class Validation:
+    """Exact validation log-likelihood; warns once and stops if the model is too large."""
+
+    def __init__(self, model, val):
+        self.model, self.val, self.enabled = model, val, val is not None
+
+    def __call__(self, params) -> float:
+        if not self.enabled:
+            return np.nan
+        try:
+            return float(log_likelihood(self.model, params, self.val, method="exact"))
+        except IntractableError as err:
+            warnings.warn(f"validation log-likelihood skipped: {err}", stacklevel=3)
+            self.enabled = False
+            return np.nan
+
+
+class Progress:
+    """A tqdm bar over epochs showing the latest metrics (a no-op when disabled)."""
+
+    def __init__(self, total: int, desc: str, enabled: bool):
+        self.bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit="epoch", dynamic_ncols=True)
+
+    def update(self, metrics: dict) -> None:
+        if self.bar is not None:
+            shown = {k: f"{v:.4g}" for k, v in metrics.items() if np.isfinite(v)}
+            self.bar.set_postfix(shown, refresh=False)
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

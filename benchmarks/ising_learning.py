@@ -16,7 +16,7 @@ Methods (a list; add a learner by appending one entry to ``METHODS``):
   update (default: L, i.e. a fraction 1/L of a sweep's worth of changes at about L times a
   sweep's cost);
 * ``PMP``        — perturb-and-max-product, included automatically when this pcdppl has
-  ``pp.PerturbAndMaxProduct``.
+  ``pp.PerturbAndMaxProductLearner``.
 
 Differences from the paper: there the model has a coupling for *every* pair of sites
 (learned with an L1 penalty) and samplers are compared per step on a GPU; here the lattice
@@ -56,10 +56,10 @@ def _optimizer(args):
 def _pmp(model, args, L):
     opt = _optimizer(args)
     try:
-        return pp.PerturbAndMaxProduct(model, num_chains=args.chains, optimizer=opt,
+        return pp.PerturbAndMaxProductLearner(model, num_chains=args.chains, optimizer=opt,
                                        batch_size=args.batch_size)
     except TypeError:  # a different signature: fall back to its defaults
-        return pp.PerturbAndMaxProduct(model)
+        return pp.PerturbAndMaxProductLearner(model)
 
 
 METHODS = [
@@ -67,16 +67,16 @@ METHODS = [
                                                 optimizer=_optimizer(a),
                                                 batch_size=a.batch_size)),
     Method("MH-flip", lambda m, a, L: pp.MetropolisHastings(m, proposal="flip",
-                                                            num_chains=a.chains, steps=1,
+                                                            num_chains=a.chains, k=1,
                                                             optimizer=_optimizer(a),
                                                             batch_size=a.batch_size)),
     Method("MH-GWG", lambda m, a, L: pp.MetropolisHastings(m, proposal="gwg",
-                                                           num_chains=a.chains, steps=1,
+                                                           num_chains=a.chains, k=1,
                                                            num_proposals=a.gwg_proposals or L,
                                                            optimizer=_optimizer(a),
                                                            batch_size=a.batch_size)),
 ]
-if hasattr(pp, "PerturbAndMaxProduct"):
+if hasattr(pp, "PerturbAndMaxProductLearner"):
     METHODS.append(Method("PMP", _pmp))
 
 

@@ -43,12 +43,12 @@ def onsager_energy(beta: float) -> float:
 def measure(name, sampler, params, steps, repeats, work_per_step, unit):
     state = sampler.init(jax.random.key(0), params, num_chains=C)
     t0 = time.perf_counter()
-    state = jax.block_until_ready(sampler.run(jax.random.key(1), params, state, steps))
+    state, _ = jax.block_until_ready(sampler.run(jax.random.key(1), params, state, steps))
     compile_s = time.perf_counter() - t0
     best = math.inf
     for r in range(repeats):
         t0 = time.perf_counter()
-        state = jax.block_until_ready(sampler.run(jax.random.key(2 + r), params, state, steps))
+        state, _ = jax.block_until_ready(sampler.run(jax.random.key(2 + r), params, state, steps))
         best = min(best, time.perf_counter() - t0)
     e = np.asarray(sampler.model.energy(params, sampler.values(state))) / (L * L)
     rate = float(np.mean(np.asarray(state.accept_rate))) if hasattr(state, "accept_rate") else 1.0

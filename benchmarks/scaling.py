@@ -77,6 +77,7 @@ def learner_child(args) -> None:
     import optax
 
     import pcdppl as pp
+    from pcdppl.learn.epoch import epoch_program
     from pcdppl.sharding import put_replicated
 
     n_v, n_h, C, B, N = args.n_visible, args.n_hidden, args.chains, args.batch, args.examples
@@ -88,8 +89,9 @@ def learner_child(args) -> None:
                      devices=devices)
     state = learner.init_state(0, data)
     data_b = put_replicated({"v": jax.numpy.asarray(data)}, learner.mesh)
-    epoch = learner._epoch_fn(("v",), N)
-    compiled = epoch.lower(state, data_b).compile()
+    args_ = (learner.epoch_spec(("v",), N, None), model, learner.sampler,
+             learner.clamped_sampler(("v",)))
+    compiled = epoch_program.lower(*args_, state, data_b).compile()
     mem = compiled.memory_analysis()
     out = {"devices": jax.device_count(), "steps_per_epoch": N // B}
     if mem is not None:
@@ -99,7 +101,7 @@ def learner_child(args) -> None:
     holder = {"s": state}
 
     def one():
-        holder["s"], metrics, _ = epoch(holder["s"], data_b)
+        holder["s"], metrics, _, _ = learner.run_epoch(holder["s"], data_b, ("v",), N, None)
         return metrics
 
     t = _best(one, args.repeats)

@@ -107,6 +107,14 @@ class ChainRecorder:
             out[f"logodds_{g}"] = loc.T  # (C, r)
         return out
 
+    def layout(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        """``((name, per-chain shape), ...)`` of :meth:`statistics`, in its order."""
+        out = [("energy", ())]
+        out += [(f"mean_{g.name}", (g.num_states,) if g.is_categorical else ())
+                for g in self.groups]
+        out += [(f"logodds_{g}", (len(rows),)) for g, rows in self.rows if rows]
+        return tuple(out)
+
     def dims(self) -> tuple[dict[str, list[str]], dict[str, np.ndarray]]:
         """ArviZ ``dims`` and ``coords`` of the non-scalar statistics."""
         dims, coords = {}, {}

@@ -76,8 +76,7 @@ def fit(learner, data, num_epochs: int, key=0, *, validation=None, eval_every: i
     plan = record_plan(model, nb, record_every, track_units) if learner.records_chains else None
     recording = None if plan is None else Recording.start(
         plan, {"record_every": record_every or max(1, nb // 10), "minibatches_per_epoch": nb,
-               "recorded_steps_per_epoch": len(plan.rows)},
-        getattr(resume, "recording", None))
+         "recorded_steps_per_epoch": len(plan.rows)}, getattr(resume, "recording", None))
     ckpt = None if checkpoint_dir is None else Checkpointer(checkpoint_dir, checkpoint_every,
                                                             info=learner.fingerprint())
     guard = InterruptGuard(enabled=ckpt is not None).__enter__()

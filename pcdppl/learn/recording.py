@@ -3,10 +3,13 @@
 The learner's epoch is one ``lax.scan`` over minibatches. A :class:`RecordPlan` fixes, before
 tracing, which minibatch steps of an epoch are recorded; :func:`record_step` evaluates the
 tracked statistics (:class:`~pcdppl.diagnostics.ChainRecorder`) and the sampler's ``info``
-under ``lax.cond`` (nothing is computed on other steps), and the epoch gathers the recorded
-rows, returning ``{"posterior": {...}, "sample_stats": {...}}`` of ``(R, C, ...)`` arrays.
-:class:`Recording` keeps them on the device and moves them to the host once, at the end of
-``fit``, as ``(chain, draw, ...)`` arrays for an ArviZ DataTree.
+under ``lax.cond`` (nothing is computed on other steps); the statistics are packed into one
+``(C, F)`` array in the order of :meth:`~pcdppl.diagnostics.ChainRecorder.layout`, and the
+epoch gathers the recorded rows, so it returns one ``(R, C, F)`` array plus the ``info``
+fields. (One array rather than one per statistic: every array the scan stacks and gathers
+is a kernel XLA compiles, and compile time is most of a short fit's time.)
+:class:`Recording` keeps those arrays on the device and unpacks them once, at the end of
+``fit``, into ``(chain, draw, ...)`` arrays for an ArviZ DataTree.
 """
 
 from __future__ import annotations
@@ -49,22 +52,41 @@ def record_plan(model, num_batches: int, record_every, track_units=3) -> RecordP
     return RecordPlan(rows, ChainRecorder(model, track_units))
 
 
-def record_step(plan: RecordPlan, flag, model, bparams, state, info) -> dict:
-    """The tracked statistics of ``state`` and the sampler's ``info`` where ``flag`` is true,
-    zeros otherwise (one ``lax.cond``)."""
-    def stats():
-        return {"posterior": plan.recorder.statistics(model, bparams, state.x),
-                "sample_stats": {k: v.astype(jnp.float32) for k, v in info.items()}}
+def record_step(plan: RecordPlan, flag, model, bparams, state, info) -> tuple:
+    """``(packed statistics float32 (C, F), info as float32)`` of ``state`` where ``flag`` is
+    true, zeros otherwise (one ``lax.cond``)."""
+    C = next(iter(state.x.values())).shape[1]
+    layout = plan.recorder.layout()
+    width = sum(int(np.prod(shape)) for _, shape in layout)
 
-    shapes = jax.eval_shape(stats)
-    return jax.lax.cond(flag, stats, lambda: jax.tree.map(
-        lambda s: jnp.zeros(s.shape, s.dtype), shapes))
+    def recorded():
+        stats = plan.recorder.statistics(model, bparams, state.x)
+        packed = jnp.concatenate([stats[name].reshape(C, -1).astype(jnp.float32)
+                                  for name, _ in layout], axis=1)
+        return packed, {k: v.astype(jnp.float32) for k, v in info.items()}
+
+    def zeros():
+        return (jnp.zeros((C, width), jnp.float32),
+                {k: jnp.zeros(v.shape, jnp.float32) for k, v in info.items()})
+
+    return jax.lax.cond(flag, recorded, zeros)
 
 
-def gather_records(records: dict, plan: RecordPlan) -> dict:
+def gather_records(records, plan: RecordPlan):
     """Keep the recorded minibatch steps of an epoch's scan output."""
     rows = np.asarray(plan.rows, np.int32)
     return jax.tree.map(lambda v: v[rows], records)
+
+
+def unpack(packed: np.ndarray, layout) -> dict:
+    """``(C, D, F)`` packed statistics -> ``dict[name, (C, D, ...)]``."""
+    C, D = packed.shape[:2]
+    out, start = {}, 0
+    for name, shape in layout:
+        size = int(np.prod(shape))
+        out[name] = packed[:, :, start:start + size].reshape(C, D, *shape)
+        start += size
+    return out
 
 
 @dataclass
@@ -80,33 +102,37 @@ class Recording:
     dims: dict
     coords: dict
     attrs: dict
+    layout: tuple = ()  # of the packed statistics (ChainRecorder.layout)
     posterior: dict = field(default_factory=dict)
     sample_stats: dict = field(default_factory=dict)
     pending: list = field(default_factory=list, repr=False)
 
     @classmethod
     def start(cls, plan: RecordPlan, attrs: dict, previous: Recording | None = None):
-        """A recording for epochs recorded with ``plan`` (continuing ``previous``)."""
+        """A recording for epochs recorded with ``plan``, continuing ``previous``."""
         dims, coords = plan.recorder.dims()
-        rec = cls(dims=dims, coords=coords, attrs=dict(attrs))
+        rec = cls(dims=dims, coords=coords, attrs=dict(attrs), layout=plan.recorder.layout())
         if previous is not None and previous.dims == dims and previous.posterior:
             rec.posterior = dict(previous.posterior)  # copies: the earlier fit keeps its own
             rec.sample_stats = dict(previous.sample_stats)
         return rec
 
-    def append(self, epoch_records: dict) -> None:
-        """Add one epoch's records (``(R, C, ...)`` device arrays)."""
+    def append(self, epoch_records) -> None:
+        """Add one epoch's records: the packed ``(R, C, F)`` statistics and the info."""
         self.pending.append(epoch_records)
 
     def finish(self) -> Recording:
-        """Move the pending records to the host (one transfer) as ``(chain, draw, ...)``."""
+        """Move the pending records to the host (one transfer) and unpack them into
+        ``(chain, draw, ...)`` arrays."""
         if self.pending:
             host = to_host(self.pending)
             self.pending = []
-            for part, target in (("posterior", self.posterior),
-                                 ("sample_stats", self.sample_stats)):
-                for k in host[0][part]:
-                    v = np.swapaxes(np.concatenate([h[part][k] for h in host]), 0, 1)
+            packed = np.concatenate([h[0] for h in host])  # (draws, C, F)
+            new = (unpack(np.swapaxes(packed, 0, 1), self.layout),
+                   {k: np.swapaxes(np.concatenate([h[1][k] for h in host]), 0, 1)
+                    for k in host[0][1]})
+            for part, target in zip(new, (self.posterior, self.sample_stats), strict=True):
+                for k, v in part.items():
                     old = target.get(k)
                     target[k] = v if old is None or old.shape[0] != v.shape[0] else \
                         np.concatenate([old, v], axis=1)

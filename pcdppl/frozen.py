@@ -7,13 +7,15 @@ them per configuration: a changed setting always gets its own program.
 
 Subclasses write an ordinary ``__init__``. Keyword arguments named in ``BASE_KWARGS`` (e.g.
 ``mesh``/``devices``) are accepted by every subclass's constructor and handed to
-``_configure_base`` after the constructor ran.
+``_configure_base`` after the constructor ran; ``ALIASES`` maps deprecated keyword names to
+their new names (a ``DeprecationWarning`` says so, and the object records the new name).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import warnings
 from collections.abc import Callable
 
 _BUILDING = "_frozen_building"
@@ -23,6 +25,14 @@ def _wrap_init(init: Callable, base_kwargs: tuple[str, ...]) -> Callable:
     @functools.wraps(init)
     def wrapped(self, *args, **kwargs):
         outer = not self.__dict__.get(_BUILDING, False)
+        if outer:
+            for old, new in type(self).ALIASES.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise TypeError(f"give {new}= (or its old name {old}=), not both")
+                    warnings.warn(f"{type(self).__name__}({old}=...) is renamed {new}=...",
+                                  DeprecationWarning, stacklevel=2)
+                    kwargs[new] = kwargs.pop(old)
         popped = {k: kwargs.pop(k) for k in base_kwargs if k in kwargs}
         if outer:
             object.__setattr__(self, _BUILDING, True)
@@ -46,6 +56,7 @@ class Frozen:
     """Base class of immutable configuration objects (see the module docstring)."""
 
     BASE_KWARGS: tuple[str, ...] = ()
+    ALIASES: dict[str, str] = {}
     _frozen = False
 
     def __init_subclass__(cls, **kwargs):

@@ -293,17 +293,14 @@ class MetropolisHastings(ContrastiveLearner):
         Other arguments: as in :class:`ContrastiveLearner`.
     """
 
+    ALIASES = {"steps": "k"}
+
     def __init__(self, model: Model, *, proposal: str = "flip", num_chains: int = 100, k: int = 1,
                  optimizer: optax.GradientTransformation | None = None, batch_size: int = 20,
                  persistent: bool = True, scan: str = "color", block_size: int = 2,
-                 num_proposals: int = 1, k_positive: int = 10, data_init: bool = True,
-                 steps: int | None = None):
+                 num_proposals: int = 1, k_positive: int = 10, data_init: bool = True):
         if not isinstance(model, Model):
             raise TypeError(f"expected a compiled pcdppl.Model, got {type(model).__name__}")
-        if steps is not None:
-            warnings.warn("MetropolisHastings(steps=...) is renamed k=... (transitions per "
-                          "update, as in every learner)", DeprecationWarning, stacklevel=3)
-            k = steps
         sampler = Metropolis(model, proposal, scan=scan, block_size=block_size,
                              num_proposals=num_proposals)
         super().__init__(model, sampler=sampler, num_chains=num_chains, k=k,

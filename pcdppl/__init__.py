@@ -15,12 +15,15 @@ from . import (  # noqa: I001  (import order: lower layers first)
 from .dbn.training import DBN, DBNFit  # noqa: F401
 from .graph import FactorGraph, Model, VariableGroup
 from .learn import (
+    FPCD,
     PCD,
     FitResult,
+    JarzynskiPCD,
     LearnerState,
     MetropolisHastings,
     PerturbAndMaxProduct,
     PerturbAndMaxProductLearner,
+    PseudoLikelihood,
 )
 from .samplers import sample
 
@@ -29,4 +32,4 @@ __version__ = "0.1.0"
 __all__ = ["FactorGraph", "Model", "VariableGroup", "graph", "models", "samplers", "sample",
            "evaluate", "data", "diagnostics", "bp", "learn", "dbn", "integrations", "PCD", "MetropolisHastings",
            "PerturbAndMaxProductLearner", "PerturbAndMaxProduct", "DBN", "FitResult",
-           "LearnerState"]
+           "LearnerState", "FPCD", "JarzynskiPCD", "PseudoLikelihood"]

@@ -43,7 +43,10 @@ class Blocked:
     def from_values(self, values: Mapping, *, required=None) -> dict[str, Array]:
         """User layout ``dict[group, (..., n)]`` -> blocked ``dict[group, int8 (n, B)]`` with
         ``B`` the product of the batch shape. Values are checked (shape, dtype and, where
-        concrete, range)."""
+        concrete, range); ``required`` names the groups that must be present (default: the
+        ones given)."""
+        if required is None and isinstance(values, Mapping):
+            required = list(values)
         return self.model.to_blocked(values, required=required)[0]
 
     def to_values(self, x: Mapping) -> dict[str, Array]:

@@ -2,10 +2,11 @@
 
 :func:`run_epoch` is a pure function of a static :class:`EpochSpec` and of pytree arguments —
 the model, the negative-phase sampler, the clamped sampler of the positive phase, the
-learner state and the data — so the graph structure reaches the program as arguments and
-two learners of the same configuration share one compiled program. One epoch shuffles the
-data, and for every minibatch runs both phases (:mod:`pcdppl.learn.estimators`), the
-sampler's transitions and the optax update, all inside one ``lax.scan``; the host is
+learner state, the data and the example weights — so the graph structure reaches the
+program as arguments and two learners of the same configuration share one compiled program.
+One epoch shuffles the data, and for every minibatch runs both phases
+(:mod:`pcdppl.learn.estimators`), the sampler's transitions, the optax update and the
+extensions' hooks (:mod:`pcdppl.learn.extensions`), all inside one ``lax.scan``; the host is
 touched once per epoch.
 """
 
@@ -20,6 +21,7 @@ import optax
 from .. import _compile
 from ..sharding import constrain_chains, constrain_replicated
 from . import estimators as est
+from .extensions import AutoK, integrated_time
 from .recording import RecordPlan, gather_records, record_step
 from .state import LearnerState
 
@@ -37,6 +39,8 @@ class EpochSpec(NamedTuple):
     num_examples: int
     plan: RecordPlan | None
     mesh: Any
+    extensions: tuple = ()
+    auto_k: AutoK | None = None
 
 
 class InitSpec(NamedTuple):
@@ -48,9 +52,22 @@ class InitSpec(NamedTuple):
     mesh: Any
 
 
+def initial_extra(extensions, auto_k, key, model, params, chains) -> tuple[dict, Any]:
+    """``(extra, chains)`` of a fresh fit: each extension's state (an extension may also
+    redraw the initial chains), and ``k`` when adaptive."""
+    states = []
+    for e, k in zip(extensions, jax.random.split(key, max(len(extensions), 1)), strict=False):
+        x, chains = e.init(k, model, params, chains)
+        states.append(x)
+    extra = {"ext": tuple(states)}
+    if auto_k is not None:
+        extra["k"] = jnp.asarray(auto_k.k_init, jnp.int32)
+    return extra, chains
+
+
 def initial_state(spec: InitSpec, model, sampler, key, fixed: dict) -> LearnerState:
     """Parameters (the initializers, overridden by ``fixed``), optimiser state and uniformly
-    random chains: one compiled program."""
+    random chains: one compiled program (extensions' state is added by the learner)."""
     C = spec.num_chains
     ks = _compile.split(key, len(spec.initializers) + 3)  # few random call sites
     params = {name: jnp.asarray(fixed[name] if name in fixed else init(k, shape, jnp.float32),
@@ -64,12 +81,32 @@ def initial_state(spec: InitSpec, model, sampler, key, fixed: dict) -> LearnerSt
                         chains, ks[-1], jnp.zeros((), jnp.int32))
 
 
-def run_epoch(spec: EpochSpec, model, sampler, clamped, state: LearnerState, data: dict):
+def _transitions(sampler, key, model, bp, chains, k):
+    """``k`` transitions; ``k`` an int (one ``lax.scan``) or a traced count (a loop)."""
+    if isinstance(k, int):
+        return sampler.transitions(key, model, bp, chains, 1.0, k)
+    _, info0 = jax.eval_shape(lambda: sampler.transition(key, model, bp, chains, 1.0))
+    zero = jax.tree.map(lambda s: jnp.zeros(s.shape, jnp.float32), info0)
+
+    def body(i, carry):
+        s, acc = carry
+        s, info = sampler.transition(jax.random.fold_in(key, i), model, bp, s, 1.0)
+        return s, jax.tree.map(lambda a, v: a + v.astype(jnp.float32), acc, info)
+
+    chains, acc = jax.lax.fori_loop(0, k, body, (chains, zero))
+    return chains, jax.tree.map(lambda a: a / k, acc)
+
+
+def run_epoch(spec: EpochSpec, model, sampler, clamped, state: LearnerState, data: dict,
+              weights=None):
     """One epoch: returns ``(state, metrics, finite, records)``; a diverged epoch (non-finite
-    parameters) returns the state it started from with ``finite`` false."""
+    parameters) returns the state it started from with ``finite`` false. ``weights``:
+    per-example weights ``(N,)`` of the positive phase, or ``None``."""
     B, N, C, mesh = spec.batch_size, spec.num_examples, spec.num_chains, spec.mesh
     nb = N // B
-    phases, plan = spec.phases, spec.plan
+    phases, plan, exts = spec.phases, spec.plan, spec.extensions
+    move_after_update = any(e.move_after_update for e in exts)
+    k = spec.k if spec.auto_k is None else state.extra["k"]
     rec_flags = jnp.zeros((nb,), bool)
     if plan is not None:
         rec_flags = rec_flags.at[jnp.asarray(plan.rows, jnp.int32)].set(True)
@@ -78,37 +115,71 @@ def run_epoch(spec: EpochSpec, model, sampler, clamped, state: LearnerState, dat
         return constrain_chains(tree, mesh, n)
 
     def batch_step(carry, inp):
-        params, opt_state, chains = carry
+        params, opt_state, chains, ext = carry
         idx, keys, rec_flag = inp
-        k_pos, k_neg, k_init = keys
+        k_pos, k_neg, k_init = keys[0], keys[1], keys[2]
         vis = shard({g: data[g][idx].T for g in phases.visible}, B)  # (n, B)
         bp = model.blocked.params(params)
         pos_x, pos_sum, filled = est.positive_phase(phases, clamped, k_pos, model, bp, vis,
                                                     spec.k_positive)
+        chain_params = params
+        for e, x in zip(exts, ext, strict=True):
+            chain_params = e.chain_params(chain_params, x)
+        bp_chains = bp if chain_params is params else model.blocked.params(chain_params)
         if not spec.persistent:
-            chains = sampler.init_state(k_init, model, bp, filled)
-        chains, info = sampler.transitions(k_neg, model, bp, shard(chains), 1.0, spec.k)
-        chains = shard(chains)
-        neg = est.negative_phase(phases, chains.x)
-        gap, grads = est.gradient(model, params, (pos_x, pos_sum), neg)
+            chains = sampler.init_state(k_init, model, bp_chains, filled)
+        if not move_after_update:
+            chains, info = _transitions(sampler, k_neg, model, bp_chains, shard(chains), k)
+            chains = shard(chains)
+        neg_w = None
+        for e, x in zip(exts, ext, strict=True):
+            w = e.chain_weights(x)
+            neg_w = w if w is not None else neg_w
+        pos_w = None if weights is None else weights[idx]
+        gap, grads = est.gradient(model, params, (pos_x, pos_sum),
+                                  est.negative_phase(phases, chains.x), pos_w, neg_w)
         updates, opt_state = spec.optimizer.update(grads, opt_state, params)
-        params = constrain_replicated(optax.apply_updates(params, updates), mesh)
+        new_params = constrain_replicated(optax.apply_updates(params, updates), mesh)
         opt_state = constrain_replicated(opt_state, mesh)
+        if move_after_update:  # the chains the gradient used move on before the extensions see them
+            chains, info = _transitions(sampler, k_neg, model, bp_chains, shard(chains), k)
+            chains = shard(chains)
         metrics = {"free_energy_gap": gap, **est.monitor(phases, model, bp, vis, filled),
                    **est.summarize_info(info)}
-        out = (metrics,)
+        new_ext = []
+        # the extensions' keys come from the (persistent chains': unused) restart key, so that
+        # extensions without randomness leave the random streams of plain PCD unchanged
+        ext_keys = jax.random.split(jax.random.fold_in(k_init, 1), len(exts)) if exts else ()
+        for e, x, kk in zip(exts, ext, ext_keys, strict=True):
+            chains, x, m = e.after_update(kk, model, params, new_params, chains, x, grads)
+            new_ext.append(x)
+            metrics.update(m)
+        chains = shard(chains)
+        out = {"metrics": metrics}
+        if spec.auto_k is not None:  # the chains' energy after every update (for their IAT)
+            out["energy"] = model.blocked.energy(bp_chains, chains.x)
         if plan is not None:  # chain statistics, on recorded steps only
-            out += (record_step(plan, rec_flag, model, bp, chains, info),)
-        return (params, opt_state, chains), out
+            out["records"] = record_step(plan, rec_flag, model, bp_chains, chains, info)
+        return (new_params, opt_state, chains, tuple(new_ext)), out
 
     key, order, step_keys = _compile.epoch_randomness(state.key, N, nb, B, 3)
-    (params, opt_state, chains), out = jax.lax.scan(
-        batch_step, (state.params, state.opt_state, shard(state.chains)),
+    ext0 = state.extra["ext"] if exts else ()
+    (params, opt_state, chains, ext), out = jax.lax.scan(
+        batch_step, (state.params, state.opt_state, shard(state.chains), ext0),
         (order, step_keys, rec_flags))
-    metrics = {m: jnp.mean(v) for m, v in out[0].items()}
-    records = gather_records(out[1], plan) if plan is not None else None
+    metrics = {m: jnp.mean(v) for m, v in out["metrics"].items()}
+    extra = dict(state.extra or {})
+    if exts:
+        extra["ext"] = ext
+        for e, x in zip(exts, ext, strict=True):
+            metrics.update(e.epoch_metrics(x))
+    if spec.auto_k is not None:
+        tau_u, tau = integrated_time(out["energy"], k)
+        metrics.update(k=jnp.asarray(k, jnp.float32), iat=tau, iat_updates=tau_u)
+        extra["k"] = spec.auto_k.next_k(tau)
+    records = gather_records(out["records"], plan) if plan is not None else None
     finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)]))
-    new = LearnerState(params, opt_state, chains, key, state.epoch + 1, state.extra)
+    new = LearnerState(params, opt_state, chains, key, state.epoch + 1, extra)
     # a diverged epoch returns the state it started from (the input is donated)
     new = jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, state)
     return new, metrics, finite, records

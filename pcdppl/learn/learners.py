@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import warnings
 
 import jax
 import numpy as np
@@ -22,13 +21,12 @@ from ..graph.model import Model
 from ..samplers.base import Sampler
 from ..samplers.driver import resolve_sampler
 from ..samplers.gibbs import BlockGibbs
-from ..samplers.metropolis import Metropolis
-from ..samplers.pmp import PerturbAndMaxProduct as PMPSampler
 from ..sharding import check_divisible, put_chains, put_replicated, resolve_mesh, to_host
 from . import estimators as est
 from . import loop
 from .checkpoint import resume_state
-from .epoch import EpochSpec, InitSpec, epoch_program, init_program
+from .epoch import EpochSpec, InitSpec, epoch_program, init_program, initial_extra
+from .extensions import AutoK
 from .soft_data import as_training_data
 from .state import FitResult, LearnerState
 
@@ -87,13 +85,17 @@ class ContrastiveLearner(Frozen):
         model: compiled model.
         sampler: negative-phase sampler built for ``model`` (default :class:`BlockGibbs`).
         num_chains: persistent chains (ignored for CD-k, which uses one per example).
-        k: sampler transitions per parameter update.
+        k: sampler transitions per parameter update, or ``"auto"``: mixing-aware, adapted
+            after every epoch to ``k_target`` integrated autocorrelation times of the chains'
+            energy (at most ``k_max``; see :class:`~pcdppl.learn.extensions.AutoK`); the
+            history then has ``k`` and ``iat`` (in transitions) per epoch.
         optimizer: an optax ``GradientTransformation`` (default ``optax.sgd(0.05)``).
         batch_size: examples per minibatch. The remainder of each shuffled epoch is skipped.
         persistent: ``True`` for PCD, ``False`` for CD-k (chains restart from the data).
         k_positive: clamped transitions filling in latents that are not conditionally
             independent given the data (unused otherwise).
         data_init: initialise visible biases from the data marginals on a fresh fit.
+        k_target, k_max: of ``k="auto"``.
         mesh: a :class:`jax.sharding.Mesh` to split the persistent chains and each
             minibatch over along their chain axis (default: the sampler's mesh, if any);
             gradients are averaged across devices inside the compiled epoch. ``num_chains``
@@ -107,12 +109,19 @@ class ContrastiveLearner(Frozen):
     records_chains = True
 
     def __init__(self, model: Model, *, sampler: Sampler | None = None, num_chains: int = 100,
-                 k: int = 1, optimizer: optax.GradientTransformation | None = None,
+                 k: int | str = 1, optimizer: optax.GradientTransformation | None = None,
                  batch_size: int = 20, persistent: bool = True, k_positive: int = 10,
-                 data_init: bool = True):
+                 data_init: bool = True, k_target: float = 1.0, k_max: int = 100):
         if not isinstance(model, Model):
             raise TypeError(f"expected a compiled pcdppl.Model, got {type(model).__name__}")
         sampler = resolve_sampler(model, sampler, "learner")
+        self.auto_k = None
+        if k == "auto":
+            check_positive(k_max=k_max)
+            if not (isinstance(k_target, (int, float)) and np.isfinite(k_target) and k_target > 0):
+                raise ValueError(f"k_target must be a positive number, got {k_target!r}")
+            self.auto_k = AutoK(float(k_target), 1, int(k_max))
+            k = 1
         check_positive(num_chains=num_chains, k=k, batch_size=batch_size, k_positive=k_positive)
         if optimizer is None:
             optimizer = optax.sgd(0.05)
@@ -131,8 +140,9 @@ class ContrastiveLearner(Frozen):
         check_divisible(self.batch_size, mesh, "batch_size")
 
     def __repr__(self) -> str:
+        k = "auto" if self.auto_k is not None else self.k
         return (f"{type(self).__name__}(sampler={type(self.sampler).__name__}, "
-                f"num_chains={self.num_chains}, k={self.k}, batch_size={self.batch_size}, "
+                f"num_chains={self.num_chains}, k={k}, batch_size={self.batch_size}, "
                 f"persistent={self.persistent})")
 
     @property
@@ -153,17 +163,21 @@ class ContrastiveLearner(Frozen):
         """The sampler that fills in latent groups with ``visible`` clamped (positive phase)."""
         return BlockGibbs(self.model, clamp=visible)
 
+    def extensions(self) -> tuple:
+        """The :mod:`~pcdppl.learn.extensions` this learner adds to the PCD update."""
+        return ()
+
     def epoch_spec(self, visible: tuple, num_examples: int, plan) -> EpochSpec:
         return EpochSpec(self.optimizer, self.k, self.k_positive, self.batch_size,
                          self.chain_count, self.persistent,
                          est.Phases.of(self.model, visible, self.persistent), num_examples, plan,
-                         self.mesh)
+                         self.mesh, self.extensions(), self.auto_k)
 
     def run_epoch(self, state: LearnerState, data: dict, visible: tuple, num_examples: int,
-                  plan):
+                  plan, weights=None):
         """One compiled epoch (see :func:`pcdppl.learn.epoch.run_epoch`)."""
         return epoch_program(self.epoch_spec(visible, num_examples, plan), self.model,
-                             self.sampler, self.clamped_sampler(visible), state, data)
+                             self.sampler, self.clamped_sampler(visible), state, data, weights)
 
     def init_state(self, key, data, init_params=None) -> LearnerState:
         """Fresh learner state: parameters, optimiser state, chains and key."""
@@ -181,7 +195,10 @@ class ContrastiveLearner(Frozen):
             spec = InitSpec(self.optimizer, self.chain_count, inits, self.mesh)
             state = init_program(spec, model, self.sampler, key, fixed)
         model.check_params(state.params)
-        return state
+        extra, chains = initial_extra(self.extensions(), self.auto_k,
+                                      jax.random.fold_in(key, 0x6578), model, state.params,
+                                      state.chains)
+        return state._replace(extra=extra, chains=chains)
 
     def _host_initial_state(self, key, fixed) -> LearnerState | None:
         """The initial state drawn on the host (no compiled program) where the sampler state
@@ -269,104 +286,3 @@ class PCD(ContrastiveLearner):
 
     See :class:`ContrastiveLearner` for all arguments.
     """
-
-
-class MetropolisHastings(ContrastiveLearner):
-    """PCD whose fantasy particles are Metropolis–Hastings chains.
-
-    ``num_chains`` persistent chains advance ``k`` sampler transitions per parameter update
-    (for ``"flip"`` and ``"block"`` one transition is a sweep over all units; for ``"gwg"`` it
-    is ``num_proposals`` gradient-informed proposals). ``fit.history["accept_rate"]`` is the
-    chains' mean acceptance rate over each epoch.
-
-    Example::
-
-        learner = pp.MetropolisHastings(model, proposal="gwg", num_chains=100, k=10,
-                                        optimizer=optax.adam(0.01))
-        fit = learner.fit(data, num_epochs=50, key=0)
-
-    Args:
-        model: compiled model.
-        proposal: ``"flip"``, ``"block"`` or ``"gwg"`` (see :class:`pcdppl.samplers.Metropolis`).
-        k: sampler transitions per update (``steps`` is a deprecated alias).
-        scan, block_size, num_proposals: see :class:`~pcdppl.samplers.Metropolis`.
-        Other arguments: as in :class:`ContrastiveLearner`.
-    """
-
-    ALIASES = {"steps": "k"}
-
-    def __init__(self, model: Model, *, proposal: str = "flip", num_chains: int = 100, k: int = 1,
-                 optimizer: optax.GradientTransformation | None = None, batch_size: int = 20,
-                 persistent: bool = True, scan: str = "color", block_size: int = 2,
-                 num_proposals: int = 1, k_positive: int = 10, data_init: bool = True):
-        if not isinstance(model, Model):
-            raise TypeError(f"expected a compiled pcdppl.Model, got {type(model).__name__}")
-        sampler = Metropolis(model, proposal, scan=scan, block_size=block_size,
-                             num_proposals=num_proposals)
-        super().__init__(model, sampler=sampler, num_chains=num_chains, k=k,
-                         optimizer=optimizer, batch_size=batch_size, persistent=persistent,
-                         k_positive=k_positive, data_init=data_init)
-
-
-class PerturbAndMaxProductLearner(ContrastiveLearner):
-    """Contrastive learning whose negative phase is a fresh batch of ``num_samples``
-    perturb-and-max-product samples per minibatch (Lázaro-Gredilla et al., 2021).
-
-    One compiled program per epoch, exact positive phase where the latent groups are
-    conditionally independent given the data (RBMs). Where they are not, each example's
-    latents are one PMP sample with the example's visible units clamped.
-
-    Args:
-        model: the compiled model.
-        num_samples: PMP samples per parameter update.
-        num_iters, damping, noise, perturb_factors: see
-            :class:`pcdppl.samplers.PerturbAndMaxProduct`.
-        warm_start: carry the BP messages across parameter updates (each update starts BP
-            from the previous update's messages).
-        optimizer, batch_size, data_init: as in :class:`pcdppl.PCD`.
-        num_chains: alias of ``num_samples`` (so the learner is a drop-in for ``pp.PCD``).
-
-    Example::
-
-        learner = pp.PerturbAndMaxProductLearner(model, num_samples=100, num_iters=100,
-                                                 optimizer=optax.adam(0.01))
-        fit = learner.fit(data, num_epochs=50, key=0)
-    """
-
-    def __init__(self, model: Model, *, num_samples: int = 100, num_iters: int = 100,
-                 damping: float = 0.5, noise: float = 1.0, perturb_factors: bool = False,
-                 warm_start: bool = False, optimizer: optax.GradientTransformation | None = None,
-                 batch_size: int = 20, data_init: bool = True,
-                 num_chains: int | None = None):
-        if not isinstance(model, Model):
-            raise TypeError(f"expected a compiled pcdppl.Model, got {type(model).__name__}")
-        if num_chains is not None:
-            if num_samples != 100 and num_samples != num_chains:
-                raise ValueError(f"num_samples={num_samples} and num_chains={num_chains} "
-                                 f"disagree; num_chains is an alias of num_samples")
-            num_samples = num_chains
-        sampler = PMPSampler(model, num_iters=num_iters, damping=damping, noise=noise,
-                             perturb_factors=perturb_factors, warm_start=warm_start)
-        super().__init__(model, sampler=sampler, num_chains=num_samples, k=1,
-                         optimizer=optimizer, batch_size=batch_size, persistent=True,
-                         k_positive=1, data_init=data_init)
-
-    def clamped_sampler(self, visible: tuple) -> PMPSampler:
-        s = self.sampler
-        return PMPSampler(self.model, num_iters=s.num_iters, damping=s.damping, noise=s.noise,
-                          perturb_factors=s.perturb_factors, clamp=visible)
-
-    def __repr__(self) -> str:
-        return (f"PerturbAndMaxProductLearner({self.sampler!r}, num_samples={self.num_chains}, "
-                f"batch_size={self.batch_size})")
-
-
-class PerturbAndMaxProduct(PerturbAndMaxProductLearner):
-    """Deprecated name of :class:`PerturbAndMaxProductLearner` (the sampler of the same name
-    is :class:`pcdppl.samplers.PerturbAndMaxProduct`)."""
-
-    def __init__(self, model: Model, **kwargs):
-        warnings.warn("pp.PerturbAndMaxProduct (the learner) is renamed "
-                      "pp.PerturbAndMaxProductLearner; pp.samplers.PerturbAndMaxProduct is the "
-                      "sampler", DeprecationWarning, stacklevel=3)
-        super().__init__(model, **kwargs)

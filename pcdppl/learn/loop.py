@@ -3,9 +3,9 @@
 The loop is the only part of learning that runs on the host. It calls the learner's compiled
 epoch once per epoch and touches the device once per epoch (metrics, finite flag, epoch
 counter in one transfer); everything numerical happens in the learner's programs. A learner
-supplies ``model``, ``batch_size``, ``mesh``, ``init_state(key, data, init_params)``,
-``run_epoch(state, data, visible, num_examples, plan)`` and ``result(state, history,
-recording)``.
+supplies ``model``, ``batch_size``, ``mesh``, ``records_chains``, ``fingerprint()``,
+``init_state(key, data, init_params)``, ``run_epoch(state, data, visible, num_examples, plan,
+weights)`` and ``result(state, history, recording)``.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from .soft_data import as_training_data
 from .state import FitResult, LearnerState
 
 
-def fit(learner, data, num_epochs: int, key=0, *, validation=None, eval_every: int | None = None,
-        progress: bool = True, init_params=None, resume=None, checkpoint_dir=None,
-        checkpoint_every: int | None = None, record_every: int | None = None, track_units=3,
-        mixing_warnings: bool = True) -> FitResult:
+def fit(learner, data, num_epochs: int, key=0, *, weights=None, validation=None,
+        eval_every: int | None = None, progress: bool = True, init_params=None, resume=None,
+        checkpoint_dir=None, checkpoint_every: int | None = None, record_every: int | None = None,
+        track_units=3, mixing_warnings: bool = True) -> FitResult:
     """Fit ``learner.model`` to ``data`` (see :meth:`ContrastiveLearner.fit` for the
     arguments)."""
     model = learner.model
@@ -42,6 +42,7 @@ def fit(learner, data, num_epochs: int, key=0, *, validation=None, eval_every: i
     N = next(iter(ds.values())).shape[0]
     if N < learner.batch_size:
         raise ValueError(f"batch_size={learner.batch_size} exceeds the {N} examples in data")
+    w = None if weights is None else jax.device_put(check_weights(weights, N))
     val = None
     if validation is not None:
         val = as_dataset(model.groups, validation, what="validation")
@@ -67,7 +68,9 @@ def fit(learner, data, num_epochs: int, key=0, *, validation=None, eval_every: i
     else:
         state = learner.init_state(key, data, init_params)
     data_b = blocked_data(model, ds, visible, learner.mesh)
-    if learner.mesh is not None:  # a resumed state may come from elsewhere: place it
+    if learner.mesh is not None and w is not None:
+        w = put_replicated({"w": w}, learner.mesh)["w"]
+    if learner.mesh is not None and state.chains is not None:  # a resumed state: place it
         C = num_chains_of(state.chains)
         check_divisible(C, learner.mesh)
         state = state._replace(chains=put_chains(state.chains, learner.mesh, C),
@@ -87,7 +90,7 @@ def fit(learner, data, num_epochs: int, key=0, *, validation=None, eval_every: i
     try:
         for i in range(num_epochs):
             t0 = time.perf_counter()
-            state, metrics, finite, records = learner.run_epoch(state, data_b, visible, N, plan)
+            state, metrics, finite, records = learner.run_epoch(state, data_b, visible, N, plan, w)
             if recording is not None:
                 recording.append(records)
             metrics, finite, epoch = jax.device_get((metrics, finite, state.epoch))
@@ -121,6 +124,19 @@ def fit(learner, data, num_epochs: int, key=0, *, validation=None, eval_every: i
         if mixing_warnings:
             warn_mixing(recording)
     return learner.result(state, history, recording)
+
+
+def check_weights(weights, num_examples: int) -> np.ndarray:
+    """Per-example weights as ``float32 (N,)``: finite, non-negative, not all zero."""
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (num_examples,):
+        raise ValueError(f"weights must have shape ({num_examples},), one per example, got "
+                         f"{w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("weights must be finite and non-negative")
+    if not w.sum() > 0:
+        raise ValueError("weights are all zero")
+    return w.astype(np.float32)
 
 
 def blocked_data(model, ds: dict, visible, mesh) -> dict:

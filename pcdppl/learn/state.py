@@ -20,7 +20,8 @@ class LearnerState(NamedTuple):
         chains: the negative-phase sampler's state (blocked layout).
         key: the PRNG key of the next epoch.
         epoch: epochs done.
-        extra: learner-specific state (e.g. fast weights, chain log-weights), a pytree.
+        extra: learner-specific state: ``{"ext": the extensions' states (fast weights, chain
+            log-weights, ...), "k": transitions per update when adaptive}``, or ``None``.
     """
 
     params: dict
@@ -28,7 +29,7 @@ class LearnerState(NamedTuple):
     chains: Any
     key: Array
     epoch: Array
-    extra: Any = ()
+    extra: Any = None
 
 
 @dataclass

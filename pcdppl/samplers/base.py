@@ -72,6 +72,19 @@ def num_chains_of(state) -> int:
     return next(iter(x.values())).shape[1]
 
 
+def select_chains(state, idx):
+    """The chains ``idx`` (``(C',)`` ints) of a sampler state: every leaf whose last axis
+    has the state's chain count is indexed along it (the chain axis is last by convention)."""
+    C = num_chains_of(state)
+
+    def pick(a):
+        if hasattr(a, "shape") and a.ndim >= 1 and a.shape[-1] == C:
+            return jnp.take(a, idx, axis=-1)
+        return a
+
+    return jax.tree.map(pick, state)
+
+
 def _is_child(v) -> bool:
     return isinstance(v, (Model, Sampler, jax.Array, np.ndarray))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import tomllib
 
 DEFAULTS = {
@@ -71,18 +72,36 @@ def apply_flags(cfg: dict, args) -> dict:
     return cfg
 
 
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def check_config(cfg: dict) -> None:
     """Raise :class:`UsageError` naming the first setting of ``cfg`` that is not valid."""
     m, lr, f = cfg["model"], cfg["learner"], cfg["fit"]
+    if not isinstance(cfg["out"], str) or not cfg["out"]:
+        raise UsageError(f"out must be a folder name (a string), got {cfg['out']!r}")
+    if not _is_int(cfg["seed"]):
+        raise UsageError(f"seed must be an int, got {cfg['seed']!r}")
+    if not isinstance(cfg["data"]["source"], str):
+        raise UsageError(f"data.source must be a string (digits, mnist5k or a path), got "
+                         f"{cfg['data']['source']!r}")
+    th = cfg["data"]["threshold"]
+    if th is not None and not _is_number(th):
+        raise UsageError(f"data.threshold must be a number, got {th!r}")
     if m["kind"] not in ("rbm", "dbn"):
         raise UsageError(f"model.kind must be 'rbm' or 'dbn', got {m['kind']!r}")
     if m["kind"] == "dbn":
         layers = m["layers"]
         if (not isinstance(layers, list) or len(layers) < 2
-                or not all(isinstance(n, int) and n > 0 for n in layers)):
+                or not all(_is_int(n) and n > 0 for n in layers)):
             raise UsageError("a DBN needs model.layers = [n_visible, n_hidden_1, ...] "
                              "(positive ints; --layers 64,32,16)")
-    elif not isinstance(m["hidden"], int) or m["hidden"] < 1:
+    elif not _is_int(m["hidden"]) or m["hidden"] < 1:
         raise UsageError(f"model.hidden must be a positive int, got {m['hidden']!r}")
     if lr["kind"] not in ("pcd", "cd"):
         raise UsageError(f"learner.kind must be 'pcd' or 'cd', got {lr['kind']!r}")
@@ -93,10 +112,13 @@ def check_config(cfg: dict) -> None:
     for sec, key in (("learner", "num_chains"), ("learner", "k"), ("learner", "batch_size"),
                      ("fit", "epochs")):
         v = cfg[sec][key]
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        if not _is_int(v) or v < 1:
             raise UsageError(f"{sec}.{key} must be a positive int, got {v!r}")
     ce = f["checkpoint_every"]
-    if ce is not None and (not isinstance(ce, int) or ce < 1):
+    if ce is not None and (not _is_int(ce) or ce < 1):
         raise UsageError(f"fit.checkpoint_every must be a positive int, got {ce!r}")
-    if not isinstance(lr["learning_rate"], (int, float)) or not lr["learning_rate"] > 0:
-        raise UsageError(f"learner.learning_rate must be positive, got {lr['learning_rate']!r}")
+    if not _is_number(lr["learning_rate"]) or not lr["learning_rate"] > 0:
+        raise UsageError(f"learner.learning_rate must be a positive finite number, got "
+                         f"{lr['learning_rate']!r}")
+    if not _is_number(lr["momentum"]) or not 0 <= lr["momentum"] < 1:
+        raise UsageError(f"learner.momentum must be a number in [0, 1), got {lr['momentum']!r}")

@@ -319,7 +319,14 @@ def ais(model: Model, params, key=0, *, num_chains: int = 100, betas=None, data=
     fields = base_fields(model, sampled, data, base_logits, smoothing)
     if betas is None:
         betas = PAPER_NUM_BETAS
-    b = paper_betas(betas) if isinstance(betas, (int, np.integer)) else np.asarray(betas, float)
+    if isinstance(betas, (int, np.integer)):
+        b = paper_betas(betas)
+    else:
+        try:
+            b = np.asarray(betas, float)
+        except (TypeError, ValueError):
+            raise TypeError(f"betas must be an array of inverse temperatures or an int number "
+                            f"of temperatures, got {betas!r}") from None
     if (b.ndim != 1 or b.size < 2 or b[0] != 0 or b[-1] != 1 or np.any(np.diff(b) <= 0)
             or not np.all(np.isfinite(b))):
         raise ValueError("betas must increase strictly from 0 to 1 (an array, or an int number "

@@ -160,6 +160,9 @@ def color_groups(groups: Mapping, specs, coloring="auto") -> dict[str, np.ndarra
         if unknown:
             raise KeyError(f"coloring names unknown group {unknown[0]!r}")
     elif isinstance(coloring, str):
+        if coloring != "auto" and coloring not in STRATEGIES:
+            raise ValueError(f"unknown coloring strategy {coloring!r}; expected 'auto' or one "
+                             f"of {STRATEGIES}")
         strategy = coloring
     else:
         raise TypeError("coloring must be 'auto', a networkx strategy name, or a dict of "

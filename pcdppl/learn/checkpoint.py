@@ -152,7 +152,10 @@ def read_checkpoint(path) -> tuple[dict, list[np.ndarray], dict[str, np.ndarray]
             history = {k.split("/", 1)[1]: f[k] for k in f.files if k.startswith("history/")}
     except CheckpointError:
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError) as err:
+    # zipfile raises NotImplementedError when a damaged header names an unknown
+    # compression method, zip version or flag
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError,
+            NotImplementedError) as err:
         raise CheckpointError(f"{path}: truncated or corrupted checkpoint ({type(err).__name__}: "
                               f"{err})") from None
     if _digest(arrays) != meta["sha256"]:

@@ -46,14 +46,29 @@ class ChainState(NamedTuple):
     x: dict
 
 
-def check_beta(beta) -> None:
-    """Reject concrete inverse temperatures that are not positive and finite."""
+def check_beta(beta, num_chains: int | None = None) -> None:
+    """Reject inverse temperatures that are not a scalar or one per chain (when
+    ``num_chains`` is given; a shape check, no transfer) or, where concrete, not positive and
+    finite."""
+    if num_chains is not None:
+        check_beta_shape(beta, num_chains)
+    if isinstance(beta, str):
+        raise TypeError(f"inverse temperature beta must be a number or an array of numbers, "
+                        f"got {beta!r}")
     try:
         b = np.asarray(beta, dtype=float)
     except (TypeError, jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
         return
     if not np.all(np.isfinite(b)) or np.any(b <= 0):
         raise ValueError(f"inverse temperature beta must be positive and finite, got {beta}")
+
+
+def check_beta_shape(beta, num_chains: int) -> None:
+    """``beta`` must be a scalar or one value per chain, shape ``(num_chains,)``."""
+    shape = tuple(np.shape(beta))
+    if shape not in ((), (num_chains,)):
+        raise ValueError(f"inverse temperature beta must be a scalar or one value per chain, "
+                         f"shape ({num_chains},); got shape {shape}")
 
 
 def clamped_groups(model: Model, clamp) -> tuple[str, ...]:
@@ -235,7 +250,7 @@ class Sampler(Frozen):
                 raise ValueError(f"state.x[{g!r}] has shape {tuple(x[g].shape)}; expected "
                                  f"({grp.size}, num_chains) for this model")
         check_divisible(num_chains_of(state), self.mesh)
-        check_beta(beta)
+        check_beta(beta, num_chains_of(state))
 
     def __repr__(self) -> str:
         shown = {k: v for k, v in vars(self).items()

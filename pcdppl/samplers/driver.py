@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from .. import _compile
 from ..graph.model import Model
 from ..sharding import check_divisible, constrain_chains, put_chains, resolve_mesh
-from .base import Sampler, check_beta, num_chains_of, state_size
+from .base import Sampler, check_beta, check_beta_shape, num_chains_of, state_size
 from .gibbs import BlockGibbs
 
 Array = jax.Array
@@ -103,6 +103,7 @@ def sample(key, model: Model, params, *, sampler: Sampler | None = None, num_cha
     mesh = resolve_mesh(mesh, devices) or sampler.mesh
     k_init, k_run = jax.random.split(_compile.as_key(key))
     state = sampler.init(k_init, params, None if init is not None else num_chains, values=init)
+    check_beta_shape(beta, num_chains_of(state))
     if mesh is not None:
         C = num_chains_of(state)
         check_divisible(C, mesh)

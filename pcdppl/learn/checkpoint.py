@@ -18,6 +18,7 @@ checkpoint behind and never damages the previous one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -25,6 +26,7 @@ import re
 import signal
 import tempfile
 import threading
+import types
 import zipfile
 
 import jax
@@ -189,6 +191,47 @@ def restore_state(template, meta: dict, arrays: list[np.ndarray]):
                                   f"model, number of chains or optimiser?)")
         out.append(jnp.asarray(a))
     return jax.tree_util.tree_unflatten(treedef, out)
+
+
+def stable_description(value, _path: tuple = ()) -> str:
+    """Text for ``value`` that is the same in every process (no memory addresses): numbers,
+    strings and containers as themselves; a function as its qualified name and the values it
+    closes over (an optax transformation reads as its components and hyperparameters); an
+    array as dtype, shape and its values (up to 8) or a digest; any other object as its type."""
+    if id(value) in _path or len(_path) > 16:
+        return "..."
+    path = (*_path, id(value))
+    if value is None or isinstance(value, (bool, int, float, str, np.generic)):
+        return repr(value.item() if isinstance(value, np.generic) else value)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple
+        return (f"{type(value).__qualname__}(" + ", ".join(
+            f"{k}={stable_description(v, path)}" for k, v in zip(value._fields, value, strict=True))
+            + ")")
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(stable_description(v, path) for v in value) + ")"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {stable_description(v, path)}" for k, v in value.items()) + "}"
+    if _is_key(value):
+        return f"key<{jax.random.key_impl(value)}>{list(value.shape)}"
+    if isinstance(value, (np.ndarray, jax.Array)):
+        a = np.asarray(value)
+        return f"{a.dtype}{list(a.shape)}=" + (repr(a.tolist()) if a.size <= 8 else _digest([a])[:12])
+    if isinstance(value, functools.partial):
+        return (f"partial({stable_description(value.func, path)}, "
+                f"{stable_description(value.args, path)}, {stable_description(value.keywords, path)})")
+    if isinstance(value, types.MethodType):
+        return f"{type(value.__self__).__qualname__}.{value.__func__.__name__}"
+    if isinstance(value, types.FunctionType):
+        inner = []
+        for name, cell in zip(value.__code__.co_freevars, value.__closure__ or (), strict=False):
+            try:
+                content = cell.cell_contents
+            except ValueError:  # a cell not filled yet
+                inner.append(f"{name}=?")
+                continue
+            inner.append(f"{name}={stable_description(content, path)}")
+        return f"{value.__qualname__.replace('<locals>.', '')}({', '.join(inner)})"
+    return type(value).__qualname__  # never its repr: that may hold a memory address
 
 
 class Checkpointer:

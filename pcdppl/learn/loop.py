@@ -78,7 +78,7 @@ def fit(learner, data, num_epochs: int, key=0, *, validation=None, eval_every: i
         plan, {"record_every": record_every or max(1, nb // 10), "minibatches_per_epoch": nb,
          "recorded_steps_per_epoch": len(plan.rows)}, getattr(resume, "recording", None))
     ckpt = None if checkpoint_dir is None else Checkpointer(checkpoint_dir, checkpoint_every,
-                                                            info=learner.fingerprint())
+                                                            info=learner.fingerprint(state.key))
     guard = InterruptGuard(enabled=ckpt is not None).__enter__()
     bar = Progress(num_epochs, type(learner).__name__, progress)
     t_train = time.perf_counter() - t_start  # initialisation counts as training time

@@ -99,7 +99,7 @@ def test_corrupted_or_truncated_checkpoint(tmp_path, digits, learner8):
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         learner.fit(digits, num_epochs=3, resume=tmp_path / "missing.npz", progress=False)
     other = _learner(pp.models.rbm(64, 9))
-    with pytest.raises(CheckpointError, match="needs"):
+    with pytest.raises(CheckpointError, match="model.groups=.*size=8.*size=9"):
         other.fit(digits, num_epochs=3, resume=good, progress=False)
 
 

@@ -265,7 +265,9 @@ class ContrastiveLearner(Frozen):
             data: ``(N, n_v)`` array for the default visible group, or ``dict[group, (N, n)]``;
                 groups absent from the data are latent.
             num_epochs: passes over the data.
-            key: PRNG key or int seed (ignored when resuming).
+            key: PRNG key or int seed. When resuming from a checkpoint its value is ignored,
+                but its implementation must be the checkpoint's (an int seed gives JAX's
+                default implementation).
             validation: held-out data; its exact log-likelihood is recorded every
                 ``eval_every`` epochs (default: about 10 evaluations) and after the last.
             progress: show a progress bar with the current metrics (default ``True``).

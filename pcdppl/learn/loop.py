@@ -51,7 +51,7 @@ def fit(learner, data, num_epochs: int, key=0, *, validation=None, eval_every: i
     t_start = time.perf_counter()
     history: dict[str, list] = {"epoch": [], "time": []}
     if isinstance(resume, (str, os.PathLike)):
-        state, history = resume_state(learner, resume, ds)
+        state, history = resume_state(learner, resume, ds, key)
         num_epochs -= int(state.epoch)
         if num_epochs < 1:
             raise ValueError(f"the checkpoint is at epoch {int(state.epoch)}: nothing left "

@@ -1,5 +1,6 @@
 """Checkpoints: resume equals an uninterrupted run bit for bit; bad files give clear errors."""
 
+import json
 import os
 import signal
 import threading
@@ -101,6 +102,29 @@ def test_corrupted_or_truncated_checkpoint(tmp_path, digits, learner8):
     other = _learner(pp.models.rbm(64, 9))
     with pytest.raises(CheckpointError, match="model.groups=.*size=8.*size=9"):
         other.fit(digits, num_epochs=3, resume=good, progress=False)
+
+
+def test_checksum_catches_a_changed_value_in_a_valid_archive(tmp_path, digits, learner8):
+    # a flipped byte is caught by the zip CRC; a value changed inside a valid archive (the
+    # same meta header) only by the SHA-256 of the leaves
+    learner8.fit(digits, num_epochs=1, key=0, progress=False, checkpoint_dir=tmp_path)
+    with np.load(tmp_path / "ckpt-000001.npz") as f:
+        payload = {name: f[name] for name in f.files}
+    meta = json.loads(str(payload["meta"]))
+    i = meta["paths"].index(".params['W']")
+    changed = payload[f"leaf_{i}"].copy()
+    changed[3, 1] += 0.5
+    payload[f"leaf_{i}"] = changed
+    bad = tmp_path / "tampered.npz"
+    with open(bad, "wb") as f:
+        np.savez(f, **payload)
+    with np.load(bad) as f:  # a valid archive: every member reads back
+        assert json.loads(str(f["meta"])) == meta
+        np.testing.assert_array_equal(f[f"leaf_{i}"], changed)
+    with pytest.raises(CheckpointError, match="tampered.npz: checksum mismatch"):
+        read_checkpoint(bad)
+    with pytest.raises(CheckpointError, match="checksum mismatch"):
+        learner8.fit(digits, num_epochs=3, resume=bad, progress=False)
 
 
 def test_ctrl_c_saves_and_resumes(tmp_path, digits, learner12):

@@ -1,4 +1,5 @@
-"""Checkpoints: resume equals an uninterrupted run bit for bit; bad files give clear errors."""
+"""Checkpoints: resume equals an uninterrupted run bit for bit; bad files give clear errors;
+a checkpoint of another model or learner configuration is refused, naming the difference."""
 
 import json
 import os
@@ -7,12 +8,13 @@ import threading
 import time
 
 import jax
+import networkx as nx
 import numpy as np
 import optax
 import pytest
 
 import pcdppl as pp
-from pcdppl.learn.checkpoint import CheckpointError, latest_checkpoint, read_checkpoint
+from pcdppl.learn.checkpoint import CheckpointError, latest_checkpoint, read_checkpoint, restore_state
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +159,91 @@ def test_checkpoint_epoch_from_the_file_name(tmp_path):
     assert checkpoint_epoch(checkpoint_path(tmp_path, 12)) == 12
     with pytest.raises(CheckpointError, match="not a checkpoint file name"):
         checkpoint_epoch(tmp_path / "params.npz")
+
+
+# ---------------------------------------------------------------- fingerprint mismatches
+# Ising models on two 3-regular graphs of 16 nodes: 24 edges each, so the same parameter and
+# chain shapes, but other edges.
+GRAPHS = [nx.random_regular_graph(3, 16, seed=0), nx.random_regular_graph(3, 16, seed=1)]
+
+
+def _ising_learner(graph=0, **changes):
+    settings = dict(num_chains=30, k=1, batch_size=20, optimizer=optax.adam(0.01))
+    return pp.PCD(pp.models.ising(GRAPHS[graph]), **{**settings, **changes})
+
+
+@pytest.fixture(scope="module")
+def spins():
+    return np.random.default_rng(0).choice(np.array([-1, 1], np.int8), size=(60, 16))
+
+
+@pytest.fixture(scope="module")
+def ising_ckpt(tmp_path_factory, spins):
+    """Checkpoints of epoch 1 of a fit with a threefry key ("threefry") and of epochs 1 and 2
+    of one with an rbg key ("rbg"), and the rbg fit's final state."""
+    root = tmp_path_factory.mktemp("ising")
+    learner = _ising_learner()
+    learner.fit(spins, 1, key=0, progress=False, checkpoint_dir=root / "threefry")
+    rbg = learner.fit(spins, 2, key=jax.random.key(0, impl="rbg"), progress=False,
+                      checkpoint_dir=root / "rbg", checkpoint_every=1)
+    return root, rbg
+
+
+def test_fingerprint_is_plain_data_without_addresses():
+    fp = _ising_learner().fingerprint(jax.random.key(0))
+    text = json.dumps(fp)  # JSON values only
+    assert "0x" not in text and " at " not in text
+    assert fp == _ising_learner().fingerprint(0)  # another optimiser object, same description
+    assert fp["num_chains"] == 30 and fp["key"] == "threefry2x32"
+    assert "ScaleByAdamState" in fp["optimizer.state"] and "scale_by_adam" in fp["optimizer"]
+
+
+def test_refuses_another_graph_with_the_same_shapes(ising_ckpt, spins):
+    root, _ = ising_ckpt
+    other = _ising_learner(graph=1)
+    assert other.model.param_shapes == _ising_learner().model.param_shapes
+    meta, arrays, _ = read_checkpoint(root / "threefry")
+    restore_state(other.init_state(0, spins), meta, arrays)  # the shapes alone would fit
+    with pytest.raises(CheckpointError, match=r"model.factor J=pairwise \(24,\) tables \w+; "
+                       r"this learner has model.factor J=pairwise \(24,\) tables \w+ \(same "
+                       r"kind and shape, other index tables: another graph\)"):
+        other.fit(spins, 3, progress=False, resume=root / "threefry")
+
+
+def test_refuses_another_optimizer(ising_ckpt, spins):
+    root, _ = ising_ckpt
+    sgd = _ising_learner(optimizer=optax.sgd(0.01))
+    with pytest.raises(CheckpointError, match=r"written for optimizer.state=\(ScaleByAdamState"
+                       r".*this learner has optimizer.state=\(EmptyState\(\), EmptyState"):
+        sgd.fit(spins, 3, progress=False, resume=root / "threefry")
+    # the same optimiser with another learning rate: the same state, another description
+    slower = _ising_learner(optimizer=optax.adam(0.02))
+    with pytest.raises(CheckpointError, match=r"step_size=-0.01\).*this learner has "
+                       r"optimizer=.*step_size=-0.02\)"):
+        slower.fit(spins, 3, progress=False, resume=root / "threefry")
+
+
+def test_refuses_another_chain_count(ising_ckpt, spins):
+    root, _ = ising_ckpt
+    with pytest.raises(CheckpointError, match="the checkpoint was written for num_chains=30; "
+                       "this learner has num_chains=40"):
+        _ising_learner(num_chains=40).fit(spins, 3, progress=False, resume=root / "threefry")
+
+
+def test_refuses_another_key_implementation(ising_ckpt, spins):
+    root, rbg = ising_ckpt
+    learner = _ising_learner()
+    with pytest.raises(CheckpointError, match="the checkpoint's PRNG key is 'rbg'; this fit's "
+                       "key is 'threefry2x32'"):
+        learner.fit(spins, 2, progress=False, resume=root / "rbg" / "ckpt-000001.npz")
+    with pytest.raises(CheckpointError, match="the checkpoint's PRNG key is 'threefry2x32'; "
+                       "this fit's key is 'rbg'"):
+        learner.fit(spins, 2, key=jax.random.key(0, impl="rbg"), progress=False,
+                    resume=root / "threefry")
+    # with a key of the checkpoint's implementation (its value is ignored) the resumed rbg
+    # run equals the uninterrupted one bit for bit
+    resumed = _ising_learner().fit(spins, 2, key=jax.random.key(5, impl="rbg"), progress=False,
+                                   resume=root / "rbg" / "ckpt-000001.npz")
+    assert str(jax.random.key_impl(resumed.state.key)) == "rbg"
+    for a, b in zip(_leaves(rbg.state), _leaves(resumed.state), strict=True):
+        np.testing.assert_array_equal(a, b)

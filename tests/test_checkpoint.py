@@ -3,10 +3,14 @@ a checkpoint of another model or learner configuration is refused, naming the di
 
 import json
 import os
+import select
 import signal
+import subprocess
+import sys
 import threading
 import time
 
+import checkpoint_child
 import jax
 import networkx as nx
 import numpy as np
@@ -247,3 +251,48 @@ def test_refuses_another_key_implementation(ising_ckpt, spins):
     assert str(jax.random.key_impl(resumed.state.key)) == "rbg"
     for a, b in zip(_leaves(rbg.state), _leaves(resumed.state), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------- killed while writing
+def test_killed_while_writing_a_checkpoint(tmp_path):
+    folder = tmp_path / "ck"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [os.path.dirname(os.path.dirname(os.path.abspath(pp.__file__))),
+         os.environ.get("PYTHONPATH", "")])}
+    child = subprocess.Popen([sys.executable, checkpoint_child.__file__, str(folder), "2"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    try:  # the child writes epoch 1's checkpoint, then stops half-way through epoch 2's
+        ready, _, _ = select.select([child.stdout], [], [], 300)
+        line = child.stdout.readline() if ready else ""
+        assert line.strip() == "WRITING", f"child: {line!r} {child.poll()} " + (
+            child.stderr.read() if child.poll() is not None else "")
+        names = sorted(os.listdir(folder))
+        temps = [n for n in names if n.startswith(".ckpt-") and n.endswith(".tmp")]
+        assert len(temps) == 1 and names == sorted(temps + ["ckpt-000001.npz"]), names
+        tmp = folder / temps[0]
+        size = tmp.stat().st_size
+        assert size > 0
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+        child.stdout.close()
+        child.stderr.close()
+    assert child.returncode == -signal.SIGKILL
+    # the partial write is left as a temporary file, never under a checkpoint name
+    assert sorted(os.listdir(folder)) == names and tmp.stat().st_size == size
+    with pytest.raises(CheckpointError, match="truncated or corrupted"):
+        read_checkpoint(tmp)
+    assert latest_checkpoint(folder) == str(folder / "ckpt-000001.npz")
+    meta, _, history = read_checkpoint(folder)
+    assert meta["epoch"] == 1 and list(history["epoch"]) == [1]
+    # resuming (a fresh learner, as a new process would) equals an uninterrupted fit
+    data = checkpoint_child.data()
+    n = checkpoint_child.NUM_EPOCHS
+    full = checkpoint_child.learner().fit(data, n, key=checkpoint_child.KEY, progress=False)
+    resumed = checkpoint_child.learner().fit(data, n, progress=False, resume=folder,
+                                             checkpoint_dir=folder)
+    for a, b in zip(_leaves(full.state), _leaves(resumed.state), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(resumed.history["epoch"], np.arange(1, n + 1))
+    # the resumed fit's own checkpoints are unaffected by the stray temporary file
+    assert latest_checkpoint(folder) == str(folder / f"ckpt-{n:06d}.npz")

@@ -1,17 +1,24 @@
-"""Checkpoints: resume equals an uninterrupted run bit for bit; bad files give clear errors."""
+"""Checkpoints: resume equals an uninterrupted run bit for bit; bad files give clear errors;
+a checkpoint of another model or learner configuration is refused, naming the difference."""
 
+import json
 import os
+import select
 import signal
+import subprocess
+import sys
 import threading
 import time
 
+import checkpoint_child
 import jax
+import networkx as nx
 import numpy as np
 import optax
 import pytest
 
 import pcdppl as pp
-from pcdppl.learn.checkpoint import CheckpointError, latest_checkpoint, read_checkpoint
+from pcdppl.learn.checkpoint import CheckpointError, latest_checkpoint, read_checkpoint, restore_state
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +106,31 @@ def test_corrupted_or_truncated_checkpoint(tmp_path, digits, learner8):
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         learner.fit(digits, num_epochs=3, resume=tmp_path / "missing.npz", progress=False)
     other = _learner(pp.models.rbm(64, 9))
-    with pytest.raises(CheckpointError, match="needs"):
+    with pytest.raises(CheckpointError, match="model.groups=.*size=8.*size=9"):
         other.fit(digits, num_epochs=3, resume=good, progress=False)
+
+
+def test_checksum_catches_a_changed_value_in_a_valid_archive(tmp_path, digits, learner8):
+    # a flipped byte is caught by the zip CRC; a value changed inside a valid archive (the
+    # same meta header) only by the SHA-256 of the leaves
+    learner8.fit(digits, num_epochs=1, key=0, progress=False, checkpoint_dir=tmp_path)
+    with np.load(tmp_path / "ckpt-000001.npz") as f:
+        payload = {name: f[name] for name in f.files}
+    meta = json.loads(str(payload["meta"]))
+    i = meta["paths"].index(".params['W']")
+    changed = payload[f"leaf_{i}"].copy()
+    changed[3, 1] += 0.5
+    payload[f"leaf_{i}"] = changed
+    bad = tmp_path / "tampered.npz"
+    with open(bad, "wb") as f:
+        np.savez(f, **payload)
+    with np.load(bad) as f:  # a valid archive: every member reads back
+        assert json.loads(str(f["meta"])) == meta
+        np.testing.assert_array_equal(f[f"leaf_{i}"], changed)
+    with pytest.raises(CheckpointError, match="tampered.npz: checksum mismatch"):
+        read_checkpoint(bad)
+    with pytest.raises(CheckpointError, match="checksum mismatch"):
+        learner8.fit(digits, num_epochs=3, resume=bad, progress=False)
 
 
 def test_ctrl_c_saves_and_resumes(tmp_path, digits, learner12):
@@ -133,3 +163,136 @@ def test_checkpoint_epoch_from_the_file_name(tmp_path):
     assert checkpoint_epoch(checkpoint_path(tmp_path, 12)) == 12
     with pytest.raises(CheckpointError, match="not a checkpoint file name"):
         checkpoint_epoch(tmp_path / "params.npz")
+
+
+# ---------------------------------------------------------------- fingerprint mismatches
+# Ising models on two 3-regular graphs of 16 nodes: 24 edges each, so the same parameter and
+# chain shapes, but other edges.
+GRAPHS = [nx.random_regular_graph(3, 16, seed=0), nx.random_regular_graph(3, 16, seed=1)]
+
+
+def _ising_learner(graph=0, **changes):
+    settings = dict(num_chains=30, k=1, batch_size=20, optimizer=optax.adam(0.01))
+    return pp.PCD(pp.models.ising(GRAPHS[graph]), **{**settings, **changes})
+
+
+@pytest.fixture(scope="module")
+def spins():
+    return np.random.default_rng(0).choice(np.array([-1, 1], np.int8), size=(60, 16))
+
+
+@pytest.fixture(scope="module")
+def ising_ckpt(tmp_path_factory, spins):
+    """Checkpoints of epoch 1 of a fit with a threefry key ("threefry") and of epochs 1 and 2
+    of one with an rbg key ("rbg"), and the rbg fit's final state."""
+    root = tmp_path_factory.mktemp("ising")
+    learner = _ising_learner()
+    learner.fit(spins, 1, key=0, progress=False, checkpoint_dir=root / "threefry")
+    rbg = learner.fit(spins, 2, key=jax.random.key(0, impl="rbg"), progress=False,
+                      checkpoint_dir=root / "rbg", checkpoint_every=1)
+    return root, rbg
+
+
+def test_fingerprint_is_plain_data_without_addresses():
+    fp = _ising_learner().fingerprint(jax.random.key(0))
+    text = json.dumps(fp)  # JSON values only
+    assert "0x" not in text and " at " not in text
+    assert fp == _ising_learner().fingerprint(0)  # another optimiser object, same description
+    assert fp["num_chains"] == 30 and fp["key"] == "threefry2x32"
+    assert "ScaleByAdamState" in fp["optimizer.state"] and "scale_by_adam" in fp["optimizer"]
+
+
+def test_refuses_another_graph_with_the_same_shapes(ising_ckpt, spins):
+    root, _ = ising_ckpt
+    other = _ising_learner(graph=1)
+    assert other.model.param_shapes == _ising_learner().model.param_shapes
+    meta, arrays, _ = read_checkpoint(root / "threefry")
+    restore_state(other.init_state(0, spins), meta, arrays)  # the shapes alone would fit
+    with pytest.raises(CheckpointError, match=r"model.factor J=pairwise \(24,\) tables \w+; "
+                       r"this learner has model.factor J=pairwise \(24,\) tables \w+ \(same "
+                       r"kind and shape, other index tables: another graph\)"):
+        other.fit(spins, 3, progress=False, resume=root / "threefry")
+
+
+def test_refuses_another_optimizer(ising_ckpt, spins):
+    root, _ = ising_ckpt
+    sgd = _ising_learner(optimizer=optax.sgd(0.01))
+    with pytest.raises(CheckpointError, match=r"written for optimizer.state=\(ScaleByAdamState"
+                       r".*this learner has optimizer.state=\(EmptyState\(\), EmptyState"):
+        sgd.fit(spins, 3, progress=False, resume=root / "threefry")
+    # the same optimiser with another learning rate: the same state, another description
+    slower = _ising_learner(optimizer=optax.adam(0.02))
+    with pytest.raises(CheckpointError, match=r"step_size=-0.01\).*this learner has "
+                       r"optimizer=.*step_size=-0.02\)"):
+        slower.fit(spins, 3, progress=False, resume=root / "threefry")
+
+
+def test_refuses_another_chain_count(ising_ckpt, spins):
+    root, _ = ising_ckpt
+    with pytest.raises(CheckpointError, match="the checkpoint was written for num_chains=30; "
+                       "this learner has num_chains=40"):
+        _ising_learner(num_chains=40).fit(spins, 3, progress=False, resume=root / "threefry")
+
+
+def test_refuses_another_key_implementation(ising_ckpt, spins):
+    root, rbg = ising_ckpt
+    learner = _ising_learner()
+    with pytest.raises(CheckpointError, match="the checkpoint's PRNG key is 'rbg'; this fit's "
+                       "key is 'threefry2x32'"):
+        learner.fit(spins, 2, progress=False, resume=root / "rbg" / "ckpt-000001.npz")
+    with pytest.raises(CheckpointError, match="the checkpoint's PRNG key is 'threefry2x32'; "
+                       "this fit's key is 'rbg'"):
+        learner.fit(spins, 2, key=jax.random.key(0, impl="rbg"), progress=False,
+                    resume=root / "threefry")
+    # with a key of the checkpoint's implementation (its value is ignored) the resumed rbg
+    # run equals the uninterrupted one bit for bit
+    resumed = _ising_learner().fit(spins, 2, key=jax.random.key(5, impl="rbg"), progress=False,
+                                   resume=root / "rbg" / "ckpt-000001.npz")
+    assert str(jax.random.key_impl(resumed.state.key)) == "rbg"
+    for a, b in zip(_leaves(rbg.state), _leaves(resumed.state), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------- killed while writing
+def test_killed_while_writing_a_checkpoint(tmp_path):
+    folder = tmp_path / "ck"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [os.path.dirname(os.path.dirname(os.path.abspath(pp.__file__))),
+         os.environ.get("PYTHONPATH", "")])}
+    child = subprocess.Popen([sys.executable, checkpoint_child.__file__, str(folder), "2"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    try:  # the child writes epoch 1's checkpoint, then stops half-way through epoch 2's
+        ready, _, _ = select.select([child.stdout], [], [], 300)
+        line = child.stdout.readline() if ready else ""
+        assert line.strip() == "WRITING", f"child: {line!r} {child.poll()} " + (
+            child.stderr.read() if child.poll() is not None else "")
+        names = sorted(os.listdir(folder))
+        temps = [n for n in names if n.startswith(".ckpt-") and n.endswith(".tmp")]
+        assert len(temps) == 1 and names == sorted(temps + ["ckpt-000001.npz"]), names
+        tmp = folder / temps[0]
+        size = tmp.stat().st_size
+        assert size > 0
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+        child.stdout.close()
+        child.stderr.close()
+    assert child.returncode == -signal.SIGKILL
+    # the partial write is left as a temporary file, never under a checkpoint name
+    assert sorted(os.listdir(folder)) == names and tmp.stat().st_size == size
+    with pytest.raises(CheckpointError, match="truncated or corrupted"):
+        read_checkpoint(tmp)
+    assert latest_checkpoint(folder) == str(folder / "ckpt-000001.npz")
+    meta, _, history = read_checkpoint(folder)
+    assert meta["epoch"] == 1 and list(history["epoch"]) == [1]
+    # resuming (a fresh learner, as a new process would) equals an uninterrupted fit
+    data = checkpoint_child.data()
+    n = checkpoint_child.NUM_EPOCHS
+    full = checkpoint_child.learner().fit(data, n, key=checkpoint_child.KEY, progress=False)
+    resumed = checkpoint_child.learner().fit(data, n, progress=False, resume=folder,
+                                             checkpoint_dir=folder)
+    for a, b in zip(_leaves(full.state), _leaves(resumed.state), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(resumed.history["epoch"], np.arange(1, n + 1))
+    # the resumed fit's own checkpoints are unaffected by the stray temporary file
+    assert latest_checkpoint(folder) == str(folder / f"ckpt-{n:06d}.npz")

@@ -12,12 +12,31 @@ File format: a NumPy ``.npz`` archive (no pickles) named ``ckpt-EPOCH.npz`` with
 epoch, each leaf's path, shape and dtype and a SHA-256 checksum of the leaf bytes. It is
 written to a temporary file in the same folder, flushed and ``fsync``-ed, then renamed over
 the final name (``os.replace`` is atomic), so an interrupted save never leaves a partial
-checkpoint behind and never damages the previous one.
+checkpoint behind and never damages the previous one; a stray temporary file (``.ckpt-*.tmp``,
+left by a process killed while saving) is never taken for a checkpoint.
+
+Fingerprint check. The header's ``info`` holds the writing learner's fingerprint
+(:meth:`~pcdppl.learn.ContrastiveLearner.fingerprint`): a flat dict of JSON values, the same
+in every process, that names the learner class; the model's groups, each factor's kind, shape
+and a digest of its index tables (the edges), and a digest of the whole structure; the chain
+count, ``k``, ``batch_size``, ``persistent`` and ``k_positive``; the sampler's class and
+settings; the optimiser (its state's tree structure, shapes and dtypes, and a description of
+its transformations and hyperparameters read from the optax functions) and the PRNG key's
+implementation. Resuming (:func:`resume_state`, ``fit(..., resume=...)``) compares it with
+the resuming learner's and raises :class:`CheckpointError` naming every difference, e.g.
+``the checkpoint was written for num_chains=30; this learner has num_chains=40`` — also where
+the state's shapes would fit (another graph with as many edges, another optimiser with the same
+state). The key's value is ignored when resuming, but its implementation must match: resume an
+``rbg`` run with ``key=jax.random.key(0, impl="rbg")``. The optimiser's description is compared
+only between files of the same optax version (it reads optax's internals); its state's
+structure always is. Files without a fingerprint (or with one of another version) are checked
+by the state's entries and shapes only.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -25,6 +44,7 @@ import re
 import signal
 import tempfile
 import threading
+import types
 import zipfile
 
 import jax
@@ -179,11 +199,11 @@ def restore_state(template, meta: dict, arrays: list[np.ndarray]):
         if _is_key(leaf):
             if not kind.startswith("key:"):
                 raise CheckpointError(f"{where}: entry {p} should be a PRNG key")
-            want = np.asarray(jax.random.key_data(leaf))
-            if a.shape != want.shape or a.dtype != want.dtype:
-                raise CheckpointError(f"{where}: PRNG key {p} has shape {a.shape}, expected "
-                                      f"{want.shape}")
-            out.append(jax.random.wrap_key_data(jnp.asarray(a), impl=kind[4:]))
+            try:  # the checkpoint's implementation (the fingerprint checks it against the fit's)
+                out.append(jax.random.wrap_key_data(jnp.asarray(a), impl=kind[4:]))
+            except (TypeError, ValueError) as err:
+                raise CheckpointError(f"{where}: PRNG key {p} ({kind[4:]}, shape {a.shape}) "
+                                      f"cannot be restored: {err}") from None
             continue
         want_shape, want_dtype = tuple(np.shape(leaf)), np.dtype(leaf.dtype)
         if a.shape != want_shape or a.dtype != want_dtype:
@@ -192,6 +212,99 @@ def restore_state(template, meta: dict, arrays: list[np.ndarray]):
                                   f"model, number of chains or optimiser?)")
         out.append(jnp.asarray(a))
     return jax.tree_util.tree_unflatten(treedef, out)
+
+
+def stable_description(value, _path: tuple = ()) -> str:
+    """Text for ``value`` that is the same in every process (no memory addresses): numbers,
+    strings and containers as themselves; a function as its qualified name and the values it
+    closes over (an optax transformation reads as its components and hyperparameters); an
+    array as dtype, shape and its values (up to 8) or a digest; any other object as its type."""
+    if id(value) in _path or len(_path) > 16:
+        return "..."
+    path = (*_path, id(value))
+    if value is None or isinstance(value, (bool, int, float, str, np.generic)):
+        return repr(value.item() if isinstance(value, np.generic) else value)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple
+        return (f"{type(value).__qualname__}(" + ", ".join(
+            f"{k}={stable_description(v, path)}" for k, v in zip(value._fields, value, strict=True))
+            + ")")
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(stable_description(v, path) for v in value) + ")"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {stable_description(v, path)}" for k, v in value.items()) + "}"
+    if _is_key(value):
+        return f"key<{jax.random.key_impl(value)}>{list(value.shape)}"
+    if isinstance(value, (np.ndarray, jax.Array)):
+        a = np.asarray(value)
+        return f"{a.dtype}{list(a.shape)}=" + (repr(a.tolist()) if a.size <= 8 else _digest([a])[:12])
+    if isinstance(value, functools.partial):
+        return (f"partial({stable_description(value.func, path)}, "
+                f"{stable_description(value.args, path)}, {stable_description(value.keywords, path)})")
+    if isinstance(value, types.MethodType):
+        return f"{type(value.__self__).__qualname__}.{value.__func__.__name__}"
+    if isinstance(value, types.FunctionType):
+        inner = []
+        for name, cell in zip(value.__code__.co_freevars, value.__closure__ or (), strict=False):
+            try:
+                content = cell.cell_contents
+            except ValueError:  # a cell not filled yet
+                inner.append(f"{name}=?")
+                continue
+            inner.append(f"{name}={stable_description(content, path)}")
+        return f"{value.__qualname__.replace('<locals>.', '')}({', '.join(inner)})"
+    return type(value).__qualname__  # never its repr: that may hold a memory address
+
+
+def _excerpt(a: str, b: str, context: int = 30) -> tuple[str, str]:
+    """The parts of two long texts that differ, with some context around them."""
+    if max(len(a), len(b)) <= 2 * context + 20:
+        return a, b
+    i = len(os.path.commonprefix([a, b]))
+    j = min(len(os.path.commonprefix([a[::-1], b[::-1]])), min(len(a), len(b)) - i)
+    lo = max(0, i - context)
+
+    def cut(t):
+        hi = min(len(t), len(t) - j + context)
+        return ("…" if lo else "") + t[lo:hi] + ("…" if hi < len(t) else "")
+
+    return cut(a), cut(b)
+
+
+def _difference(name: str, saved, current) -> str:
+    if name == "learner":
+        return f"the checkpoint was written by {saved}; this learner is {current}"
+    if name == "key":
+        return (f"the checkpoint's PRNG key is {saved!r}; this fit's key is {current!r} (when "
+                f"resuming the key's value is ignored but its implementation must match: pass "
+                f"e.g. key=jax.random.key(0, impl={saved!r}))")
+    a, b = _excerpt(str(saved), str(current))
+    text = f"the checkpoint was written for {name}={a}; this learner has {name}={b}"
+    if name.startswith("model.factor") and a.split(" tables")[0] == b.split(" tables")[0]:
+        text += " (same kind and shape, other index tables: another graph)"
+    elif name == "model.structure":
+        text += " (the same groups and factors in another layout)"
+    return text
+
+
+def check_fingerprint(where: str, saved: dict, current: dict) -> None:
+    """Raise :class:`CheckpointError` naming each difference between a checkpoint's fingerprint
+    (``saved``, its header's ``info``) and the resuming learner's (``current``); see the module
+    docstring. Entries missing from either side are not compared; ``model.structure`` (the
+    digest of the whole model) is reported only when no other model entry differs, and
+    ``optimizer`` only when both sides have the same ``optax`` version."""
+    if "fingerprint" not in saved or saved["fingerprint"] != current.get("fingerprint"):
+        return  # an older file: restore_state checks the state's entries and shapes
+    diffs = [k for k in current if k in saved and saved[k] != current[k]]
+    if saved.get("optax") != current.get("optax"):
+        diffs = [k for k in diffs if k not in ("optimizer", "optax")]
+    if any(k.startswith("model.") and k != "model.structure" for k in diffs):
+        diffs = [k for k in diffs if k != "model.structure"]
+    if diffs:
+        raise CheckpointError(f"{where}: the checkpoint belongs to another model or learner "
+                              f"configuration: " + "; ".join(_difference(k, saved[k], current[k])
+                                                              for k in diffs)
+                              + ". Resume with the model, learner settings, optimiser and key "
+                              "type it was written with, or start a new fit")
 
 
 class Checkpointer:
@@ -266,9 +379,13 @@ class InterruptGuard:
         return False
 
 
-def resume_state(learner, source, data) -> tuple:
-    """``(state, history)`` from a checkpoint path for ``learner`` on ``data``."""
+def resume_state(learner, source, data, key=None) -> tuple:
+    """``(state, history)`` from a checkpoint path for ``learner`` on ``data``, once the
+    checkpoint's fingerprint matches ``learner.fingerprint(key)`` (:func:`check_fingerprint`;
+    ``key`` is the resuming fit's key, whose implementation must be the checkpoint's; ``None``
+    skips that comparison)."""
     meta, arrays, history = read_checkpoint(source)
+    check_fingerprint(meta["file"], meta.get("info") or {}, learner.fingerprint(key))
     if any(np.asarray(a).dtype.kind == "f" for a in data.values()):
         data = SoftData(data)
     template = learner.init_state(0, data)

@@ -9,9 +9,9 @@ compiled program), and every learner takes ``mesh=``/``devices=``.
 from __future__ import annotations
 
 import hashlib
-import json
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 
@@ -24,7 +24,7 @@ from ..samplers.gibbs import BlockGibbs
 from ..sharding import check_divisible, put_chains, put_replicated, resolve_mesh, to_host
 from . import estimators as est
 from . import loop
-from .checkpoint import resume_state
+from .checkpoint import resume_state, stable_description
 from .epoch import EpochSpec, InitSpec, epoch_program, init_program, initial_extra
 from .extensions import AutoK
 from .soft_data import as_training_data
@@ -66,16 +66,51 @@ def check_positive(**values) -> None:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
 
 
-def structure_fingerprint(model: Model) -> str:
-    """A digest of a model's structure: groups, factor kinds and shapes, index tables."""
-    h = hashlib.sha256()
-    treedef = jax.tree.structure(model)
-    h.update(repr(treedef).encode())
-    for leaf in jax.tree.leaves(model):
+def tree_digest(tree) -> str:
+    """SHA-256 of a pytree's structure and of its leaves' shapes, dtypes and bytes."""
+    leaves, treedef = jax.tree.flatten(tree)
+    h = hashlib.sha256(repr(treedef).encode())
+    for leaf in leaves:
         a = np.asarray(leaf)
         h.update(str((a.shape, a.dtype.str)).encode())
         h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()
+
+
+def structure_fingerprint(model: Model) -> str:
+    """A digest of a model's structure: groups, factor kinds and shapes, index tables."""
+    return tree_digest(model)
+
+
+def model_fingerprint(model: Model) -> dict[str, str]:
+    """The model's part of a learner's fingerprint: its groups, each factor's kind, shape and
+    a digest of its index tables (the edges of a pairwise factor), and the whole structure."""
+    out = {"model.groups": ", ".join(repr(g) for g in model.groups.values())}
+    for f in model.factors:
+        out[f"model.factor {f.name}"] = f"{f.kind} {tuple(f.shape)} tables {tree_digest(f)[:16]}"
+    out["model.structure"] = structure_fingerprint(model)
+    return out
+
+
+def optimizer_fingerprint(optimizer, param_shapes: dict) -> dict[str, str]:
+    """The optimiser's part of a learner's fingerprint, the same in every process: the tree
+    structure, shapes and dtypes of its state for these parameters, and a description of its
+    transformations and hyperparameters (read from the functions optax builds)."""
+    abstract = {n: jax.ShapeDtypeStruct(s, jnp.float32) for n, s in param_shapes.items()}
+    shapes = jax.tree.map(lambda a: f"{a.dtype}{list(a.shape)}",
+                          jax.eval_shape(optimizer.init, abstract))
+    return {"optimizer.state": stable_description(shapes),
+            "optimizer": stable_description(getattr(optimizer, "update", optimizer)),
+            "optax": optax.__version__}
+
+
+def sampler_description(sampler: Sampler) -> str:
+    """A sampler's class and public settings (inner samplers described alike)."""
+    settings = ", ".join(
+        f"{k}={sampler_description(v) if isinstance(v, Sampler) else stable_description(v)}"
+        for k, v in sorted(vars(sampler).items()) if not k.startswith("_") and k not in
+        ("model", "mesh"))
+    return f"{type(sampler).__qualname__}({settings})"
 
 
 class ContrastiveLearner(Frozen):
@@ -150,13 +185,23 @@ class ContrastiveLearner(Frozen):
         """Chains of the negative phase: ``num_chains`` (PCD) or ``batch_size`` (CD-k)."""
         return self.num_chains if self.persistent else self.batch_size
 
-    def fingerprint(self) -> dict:
-        """What a checkpoint of this learner records to recognise its model and settings."""
-        settings = {k: (repr(v) if not isinstance(v, (int, float, bool, str, type(None))) else v)
-                    for k, v in self.settings().items() if k not in ("model", "optimizer")}
-        return {"learner": type(self).__name__, "structure": structure_fingerprint(self.model),
-                "settings": json.loads(json.dumps(settings, default=repr)),
-                "num_chains": self.chain_count}
+    def fingerprint(self, key=None) -> dict:
+        """What a checkpoint of this learner records to recognise its model and configuration
+        (see :mod:`pcdppl.learn.checkpoint`): a flat dict of JSON values, the same in every
+        process. ``key``: the fit's key (its implementation is recorded; omitted if ``None``).
+        A subclass with settings of its own adds them to ``super().fingerprint(key)``."""
+        fp = {"fingerprint": 2, "learner": type(self).__qualname__,
+              **model_fingerprint(self.model), "num_chains": self.chain_count, "k": self.k,
+              "batch_size": self.batch_size, "persistent": self.persistent,
+              "k_positive": self.k_positive, "sampler": sampler_description(self.sampler),
+              **optimizer_fingerprint(self.optimizer, self.model.param_shapes)}
+        if self.auto_k is not None:
+            fp["k"] = f"auto(target={self.auto_k.target}, k_max={self.auto_k.k_max})"
+        for i, e in enumerate(self.extensions()):
+            fp[f"extension.{i}"] = repr(e)
+        if key is not None:
+            fp["key"] = str(jax.random.key_impl(_compile.as_key(key)))
+        return fp
 
     # ------------------------------------------------------------------ pieces
     def clamped_sampler(self, visible: tuple) -> Sampler:
@@ -241,7 +286,9 @@ class ContrastiveLearner(Frozen):
             data: ``(N, n_v)`` array for the default visible group, or ``dict[group, (N, n)]``;
                 groups absent from the data are latent.
             num_epochs: passes over the data.
-            key: PRNG key or int seed (ignored when resuming).
+            key: PRNG key or int seed. When resuming from a checkpoint its value is ignored,
+                but its implementation must be the checkpoint's (an int seed gives JAX's
+                default implementation).
             validation: held-out data; its exact log-likelihood is recorded every
                 ``eval_every`` epochs (default: about 10 evaluations) and after the last.
             progress: show a progress bar with the current metrics (default ``True``).

@@ -52,7 +52,7 @@ def fit(learner, data, num_epochs: int, key=0, *, weights=None, validation=None,
     t_start = time.perf_counter()
     history: dict[str, list] = {"epoch": [], "time": []}
     if isinstance(resume, (str, os.PathLike)):
-        state, history = resume_state(learner, resume, ds)
+        state, history = resume_state(learner, resume, ds, key)
         num_epochs -= int(state.epoch)
         if num_epochs < 1:
             raise ValueError(f"the checkpoint is at epoch {int(state.epoch)}: nothing left "
@@ -81,7 +81,7 @@ def fit(learner, data, num_epochs: int, key=0, *, weights=None, validation=None,
         plan, {"record_every": record_every or max(1, nb // 10), "minibatches_per_epoch": nb,
          "recorded_steps_per_epoch": len(plan.rows)}, getattr(resume, "recording", None))
     ckpt = None if checkpoint_dir is None else Checkpointer(checkpoint_dir, checkpoint_every,
-                                                            info=learner.fingerprint())
+                                                            info=learner.fingerprint(state.key))
     guard = InterruptGuard(enabled=ckpt is not None).__enter__()
     bar = Progress(num_epochs, type(learner).__name__, progress)
     t_train = time.perf_counter() - t_start  # initialisation counts as training time

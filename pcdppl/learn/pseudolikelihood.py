@@ -25,7 +25,7 @@ from ..sharding import constrain_replicated, resolve_mesh
 from . import loop
 from .checkpoint import resume_state
 from .estimators import pseudo_log_likelihood, weighted_mean
-from .learners import check_positive, data_bias_values, structure_fingerprint
+from .learners import check_positive, data_bias_values, model_fingerprint, optimizer_fingerprint
 from .soft_data import as_training_data
 from .state import FitResult, LearnerState
 
@@ -107,9 +107,15 @@ class PseudoLikelihood(Frozen):
     def __repr__(self) -> str:
         return f"PseudoLikelihood(batch_size={self.batch_size})"
 
-    def fingerprint(self) -> dict:
-        return {"learner": type(self).__name__, "structure": structure_fingerprint(self.model),
-                "settings": {"batch_size": self.batch_size, "data_init": self.data_init}}
+    def fingerprint(self, key=None) -> dict:
+        """What a checkpoint records to recognise this learner (see
+        :meth:`pcdppl.learn.ContrastiveLearner.fingerprint`)."""
+        fp = {"fingerprint": 2, "learner": type(self).__qualname__,
+              **model_fingerprint(self.model), "batch_size": self.batch_size,
+              **optimizer_fingerprint(self.optimizer, self.model.param_shapes)}
+        if key is not None:
+            fp["key"] = str(jax.random.key_impl(_compile.as_key(key)))
+        return fp
 
     def _check_visible(self, groups) -> None:
         latent = [g for g in self.model.groups if g not in groups]

@@ -117,14 +117,16 @@ class FactorGraph:
         return name
 
     def pairwise(self, a, b, edges, name: str | None = None, *, tied: bool = False,
-                 init: Init = None) -> str:
+                 init: Init = None, assume_unique: bool = False) -> str:
         """Sparse couplings on an explicit edge list.
 
         ``edges`` is an int array ``(E, 2)``: ``edges[:, 0]`` indexes units of ``a`` and
         ``edges[:, 1]`` units of ``b``. Binary/spin groups: ``-E ∋ Σ_e J_e x_i x_j``;
         categorical groups (Potts): ``-E ∋ Σ_e J_e δ(x_i, x_j)``. Parameter ``J`` has shape
         ``(E,)``, or ``()`` with ``tied=True``. Each pair of units appears at most once (within
-        one group ``(i, j)`` and ``(j, i)`` are the same pair). Returns the parameter name.
+        one group ``(i, j)`` and ``(j, i)`` are the same pair); ``assume_unique=True`` skips
+        that check (one sort of the edges) for edge lists distinct by construction, such as
+        :func:`pcdppl.models.lattice_edges`. Returns the parameter name.
         """
         ga, gb = self._group(a), self._group(b)
         if ga.is_categorical != gb.is_categorical:
@@ -144,7 +146,8 @@ class FactorGraph:
             raise ValueError(f"pairwise factor {name!r} has a self-loop on unit {i} of "
                              f"{ga.name!r}; use a bias for unary terms")
         name = self._name(name, f"J_{ga.name}_{gb.name}")
-        _check_distinct_pairs(e, ga, gb, name)
+        if not assume_unique:
+            _check_distinct_pairs(e, ga, gb, name)
         self._factors.append(FactorSpec("pairwise", name, (ga.name, gb.name), e, bool(tied), init))
         return name
 

@@ -38,7 +38,8 @@ def ising(graph, *, num_nodes: int | None = None, periodic: bool = True,
     n, edges, meta = _lattice_args(graph, num_nodes, periodic, coupling, field)
     fg = FactorGraph()
     s = fg.spin("s", meta.get("lattice_shape", n))
-    fg.pairwise(s, s, edges, name="J", tied=coupling == "tied", init=coupling_init)
+    fg.pairwise(s, s, edges, name="J", tied=coupling == "tied", init=coupling_init,
+                assume_unique="lattice_shape" in meta)
     if field is not None:
         fg.bias(s, name="h", tied=field == "tied", init=field_init)
     return fg.compile(meta={**meta, "preset": "ising"})
@@ -55,7 +56,8 @@ def potts(graph, k: int, *, num_nodes: int | None = None, periodic: bool = True,
     n, edges, meta = _lattice_args(graph, num_nodes, periodic, coupling, field)
     fg = FactorGraph()
     s = fg.categorical("s", meta.get("lattice_shape", n), k)
-    fg.pairwise(s, s, edges, name="J", tied=coupling == "tied", init=coupling_init)
+    fg.pairwise(s, s, edges, name="J", tied=coupling == "tied", init=coupling_init,
+                assume_unique="lattice_shape" in meta)
     if field is not None:
         fg.bias(s, name="h", tied=field == "tied", init=field_init)
     return fg.compile(meta={**meta, "preset": "potts", "k": k})

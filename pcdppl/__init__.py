@@ -25,11 +25,15 @@ from .learn import (
     PerturbAndMaxProductLearner,
     PseudoLikelihood,
 )
+from ._compile import set_compilation_cache
+from ._compile import configure_from_environment as _configure_cache
 from .samplers import sample
+
+_configure_cache()
 
 __version__ = "0.1.0"
 
 __all__ = ["FactorGraph", "Model", "VariableGroup", "graph", "models", "samplers", "sample",
            "evaluate", "data", "diagnostics", "bp", "learn", "dbn", "integrations", "PCD", "MetropolisHastings",
            "PerturbAndMaxProductLearner", "PerturbAndMaxProduct", "DBN", "FitResult",
-           "LearnerState", "FPCD", "JarzynskiPCD", "PseudoLikelihood"]
+           "LearnerState", "FPCD", "JarzynskiPCD", "PseudoLikelihood", "set_compilation_cache"]

@@ -42,25 +42,33 @@ def tv_bound(num_states: int, num_effective: float, slack: float = 3.0) -> float
 
 
 class CompileCounter:
-    """Counts XLA compilations inside a ``with`` block (JAX's monitoring events)."""
+    """Counts the programs compiled inside a ``with`` block, whether XLA compiled them or
+    they came from the persistent compilation cache (both mean the in-memory cache missed)."""
 
-    EVENT = "/jax/core/compile/backend_compile_duration"
+    COMPILED = "/jax/core/compile/backend_compile_duration"
+    FROM_DISK = "/jax/compilation_cache/cache_hits"
 
     def __init__(self):
         self.count = 0
 
-    def _listen(self, name, duration, **kwargs):
-        if name == self.EVENT:
+    def _duration(self, name, duration, **kwargs):
+        if name == self.COMPILED:
+            self.count += 1
+
+    def _event(self, name, **kwargs):
+        if name == self.FROM_DISK:
             self.count += 1
 
     def __enter__(self):
         import jax
 
-        jax.monitoring.register_event_duration_secs_listener(self._listen)
+        jax.monitoring.register_event_duration_secs_listener(self._duration)
+        jax.monitoring.register_event_listener(self._event)
         return self
 
     def __exit__(self, *exc):
         import jax
 
-        jax.monitoring.unregister_event_duration_listener(self._listen)
+        jax.monitoring.unregister_event_duration_listener(self._duration)
+        jax.monitoring.unregister_event_listener(self._event)
         return False

@@ -7,9 +7,11 @@ names. Why each shortcut exists, and what it was measured to save, is in
 ``docs/performance.md``.
 """
 
+from .cache import configure_from_environment, set_compilation_cache
 from .host import as_key, host_initial_state
 from .options import Program, compiler_options, gc_paused, jit
 from .prng import epoch_randomness, random_blocked, split, uniform
 
 __all__ = ["jit", "Program", "compiler_options", "gc_paused", "as_key", "uniform", "split",
-           "epoch_randomness", "random_blocked", "host_initial_state"]
+           "epoch_randomness", "random_blocked", "host_initial_state", "set_compilation_cache",
+           "configure_from_environment"]

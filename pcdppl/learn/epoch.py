@@ -56,7 +56,8 @@ def initial_extra(extensions, auto_k, key, model, params, chains) -> tuple[dict,
     """``(extra, chains)`` of a fresh fit: each extension's state (an extension may also
     redraw the initial chains), and ``k`` when adaptive."""
     states = []
-    for e, k in zip(extensions, jax.random.split(key, max(len(extensions), 1)), strict=False):
+    keys = jax.random.split(key, len(extensions)) if extensions else ()
+    for e, k in zip(extensions, keys, strict=True):
         x, chains = e.init(k, model, params, chains)
         states.append(x)
     extra = {"ext": tuple(states)}

@@ -240,8 +240,9 @@ class ContrastiveLearner(Frozen):
             spec = InitSpec(self.optimizer, self.chain_count, inits, self.mesh)
             state = init_program(spec, model, self.sampler, key, fixed)
         model.check_params(state.params)
-        extra, chains = initial_extra(self.extensions(), self.auto_k,
-                                      jax.random.fold_in(key, 0x6578), model, state.params,
+        exts = self.extensions()
+        ext_key = jax.random.fold_in(key, 0x6578) if exts else None
+        extra, chains = initial_extra(exts, self.auto_k, ext_key, model, state.params,
                                       state.chains)
         return state._replace(extra=extra, chains=chains)
 

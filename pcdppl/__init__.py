@@ -1,7 +1,12 @@
 """pcdppl: undirected discrete models (Ising, Potts, RBMs, factor graphs) in JAX."""
 
-from . import (  # noqa: I001  (import order: lower layers first)
-    graph,
+
+from . import graph  # noqa: I001  (first: it loads the private _compile package)
+from ._compile import configure_cpu_devices as _configure_cpu_devices
+
+_configure_cpu_devices()  # before JAX's backend starts (no module creates arrays on import)
+
+from . import (  # noqa: E402  (import order: lower layers first)
     models,
     samplers,
     bp,

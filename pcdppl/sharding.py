@@ -24,6 +24,7 @@ the hosts. See ``docs/scaling.md`` and ``examples/multihost.py``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import jax
@@ -33,7 +34,7 @@ from jax.sharding import PartitionSpec as P
 
 CHAIN_AXIS = "chains"
 
-__all__ = ["CHAIN_AXIS", "resolve_mesh", "num_shards", "check_divisible", "chain_spec",
+__all__ = ["CHAIN_AXIS", "resolve_mesh", "auto_mesh", "num_shards", "check_divisible", "chain_spec",
            "constrain_chains", "constrain_replicated", "put_chains", "put_replicated"]
 
 
@@ -83,6 +84,25 @@ def resolve_mesh(mesh=None, devices=None) -> Mesh | None:
                         f"jax.Device, got {devices!r}")
     return jax.make_mesh((len(devs),), (CHAIN_AXIS,), axis_types=(AxisType.Auto,),
                          devices=devs)
+
+
+def auto_mesh(num_chains: int) -> Mesh | None:
+    """The default mesh of chain-parallel work: on a CPU-only process with several CPU
+    devices (one per core, see ``PCDPPL_CPU_DEVICES``), the most local devices whose number
+    divides ``num_chains``; ``None`` (one device) otherwise. Draws do not depend on it."""
+    if jax.default_backend() != "cpu" or jax.process_count() > 1:
+        return None
+    devs = jax.local_devices(backend="cpu")
+    d = max((k for k in range(1, len(devs) + 1) if num_chains % k == 0), default=1)
+    if d < 2:
+        return None
+    return _cpu_mesh(tuple(devs[:d]))
+
+
+@functools.cache
+def _cpu_mesh(devices: tuple) -> Mesh:
+    return jax.make_mesh((len(devices),), (CHAIN_AXIS,), axis_types=(AxisType.Auto,),
+                         devices=devices)
 
 
 def num_shards(mesh: Mesh | None) -> int:

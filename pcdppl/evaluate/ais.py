@@ -214,7 +214,7 @@ def extended_model(model: Model, sampled) -> Model:
 
 
 def anneal_log_weights(model: Model, sampler: Sampler, params, base: dict, betas, key, *,
-                       num_chains: int, summed: tuple = ()) -> Array:
+                       num_chains: int, summed: tuple = (), mesh=None) -> Array:
     """Final log-weights ``(num_chains,)`` of the anneal (see the module docstring); pure.
 
     Args:
@@ -224,6 +224,7 @@ def anneal_log_weights(model: Model, sampler: Sampler, params, base: dict, betas
         key: PRNG key.
         num_chains: independent runs.
         summed: groups summed analytically.
+        mesh: split the runs over this mesh's devices (``None``: one device).
     """
     ext = sampler.model
     C = num_chains
@@ -256,7 +257,7 @@ def anneal_log_weights(model: Model, sampler: Sampler, params, base: dict, betas
     for g in summed:
         grp = model.groups[g]
         x[g] = jnp.full((grp.size, C), grp.reference_value(), jnp.int8)
-    state = sampler.init_state(k0, ext, scaled(0.0), x)
+    state = sampler.shard(sampler.init_state(k0, ext, scaled(0.0), x), mesh)
 
     def step(carry, inp):
         state, w = carry
@@ -275,7 +276,7 @@ def anneal_log_weights(model: Model, sampler: Sampler, params, base: dict, betas
                 x[g] = sample_units(model.groups[g], loc, b_next, u[o:o + n])
                 o += n
         state, _ = sampler.transition(k_move, ext, scaled(b_next), state._replace(x=x), 1.0)
-        return (state, w), None
+        return (sampler.shard(state, mesh), w), None
 
     K = betas.shape[0] - 1
     (_, w), _ = jax.lax.scan(step, (state, jnp.zeros((C,), jnp.float32)),
@@ -283,7 +284,7 @@ def anneal_log_weights(model: Model, sampler: Sampler, params, base: dict, betas
     return w
 
 
-_anneal_program = jax.jit(anneal_log_weights, static_argnames=("num_chains", "summed"))
+_anneal_program = jax.jit(anneal_log_weights, static_argnames=("num_chains", "summed", "mesh"))
 
 
 def ais(model: Model, params, key=0, *, num_chains: int = 100, betas=None, data=None,
@@ -308,7 +309,8 @@ def ais(model: Model, params, key=0, *, num_chains: int = 100, betas=None, data=
             conditionally independent rest is summed analytically.
         sampler: the transition at each temperature: any pcdppl sampler built for ``model``
             (rebuilt on the AIS target with ``sampler.replace(model=...)``); default block
-            Gibbs over the sampled groups.
+            Gibbs over the sampled groups. The runs are split over the sampler's mesh, else
+            over the CPU's cores (:func:`pcdppl.sharding.auto_mesh`).
         smoothing: pseudo-count ``α`` of the base-rate marginals.
 
     Returns:
@@ -344,7 +346,8 @@ def ais(model: Model, params, key=0, *, num_chains: int = 100, betas=None, data=
     biases = base_biases(model, fields)
     base = {base_name(model, g): b for g, b in biases.items()}
     logw = _anneal_program(model, sampler, params, base, jnp.asarray(b, jnp.float32),
-                           as_key(key), num_chains=int(num_chains), summed=summed)
+                           as_key(key), num_chains=int(num_chains), summed=summed,
+                           mesh=sampler.execution_mesh(int(num_chains)))
     logw = np.asarray(logw, np.float64)
     log_za = base_log_partition(model, biases, summed)
     m = logw.max()

@@ -33,7 +33,7 @@ from jax.tree_util import register_pytree_node
 from .. import _compile
 from ..frozen import Frozen
 from ..graph.model import Model
-from ..sharding import check_divisible, constrain_chains, put_chains, resolve_mesh
+from ..sharding import auto_mesh, check_divisible, constrain_chains, put_chains, resolve_mesh
 from .units import random_values
 
 Array = jax.Array
@@ -131,7 +131,10 @@ class Sampler(Frozen):
         mesh: a :class:`jax.sharding.Mesh` to split the chains over (along the chain axis).
         devices: shortcut for ``mesh``: an int, ``"all"`` or a list of devices.
 
-    ``num_chains`` must be a multiple of the device count.
+    ``num_chains`` must be a multiple of the device count. Without a mesh the chains are
+    split over the CPU's cores (one CPU device per core, see
+    :func:`pcdppl.sharding.auto_mesh`); ``devices=1`` keeps them on one device. The draws are
+    the same either way.
     """
 
     BASE_KWARGS = ("mesh", "devices")
@@ -195,6 +198,11 @@ class Sampler(Frozen):
             return state
         return constrain_chains(state, mesh, num_chains_of(state))
 
+    def execution_mesh(self, num_chains: int):
+        """The mesh ``num_chains`` chains run on: the sampler's, else the default CPU split
+        (:func:`pcdppl.sharding.auto_mesh`)."""
+        return self.mesh if self.mesh is not None else auto_mesh(num_chains)
+
     # ------------------------------------------------------------ user-facing methods
     def init(self, key, params, num_chains: int | None = None, *, values=None):
         """Initial state: ``num_chains`` uniformly random states, or the given ``values``
@@ -215,13 +223,15 @@ class Sampler(Frozen):
                 raise ValueError(f"num_chains must be a positive int, got {num_chains!r}")
             C = int(num_chains)
         check_divisible(C, self.mesh)
-        state = _init_program(self, key, params, x, num_chains=C)
-        return put_chains(state, self.mesh, C)
+        mesh = self.execution_mesh(C)
+        state = _init_program(self, key, params, x, num_chains=C, mesh=mesh)
+        return put_chains(state, mesh, C)
 
     def step(self, key, params, state, beta=1.0):
         """One transition of every chain; returns ``(state, info)``. Pure and jit-able."""
         self._check_call(params, state, beta)
-        return _step_program(self, _compile.as_key(key), params, state, beta)
+        mesh = self.execution_mesh(num_chains_of(state))
+        return _step_program(self, _compile.as_key(key), params, state, beta, mesh=mesh)
 
     def run(self, key, params, state, num_steps: int, beta=1.0):
         """``num_steps`` transitions in one compiled loop; returns ``(state, info)`` with
@@ -230,8 +240,9 @@ class Sampler(Frozen):
                 or num_steps < 1:
             raise ValueError(f"num_steps must be a positive int, got {num_steps!r}")
         self._check_call(params, state, beta)
+        mesh = self.execution_mesh(num_chains_of(state))
         return _run_program(self, _compile.as_key(key), params, state, beta,
-                            num_steps=int(num_steps))
+                            num_steps=int(num_steps), mesh=mesh)
 
     def values(self, state) -> dict[str, Array]:
         """The chains' current values, ``dict[group, int8 (num_chains, n)]``, user order."""
@@ -273,7 +284,7 @@ def state_size(state) -> int | None:
     return sum(math.prod(v.shape) for v in x.values()) if isinstance(x, dict) else None
 
 
-def _init_impl(sampler, key, params, x, *, num_chains):
+def _init_impl(sampler, key, params, x, *, num_chains, mesh):
     model = sampler.model
     k_rand, k_init = jax.random.split(key)
     if x is None:
@@ -281,26 +292,27 @@ def _init_impl(sampler, key, params, x, *, num_chains):
         x = {g.name: random_values(k, g, num_chains)
              for g, k in zip(model.groups.values(), keys, strict=True)}
     state = sampler.init_state(k_init, model, model.blocked.params(params), x)
-    return sampler.shard(state)
+    return sampler.shard(state, mesh)
 
 
-def _step_impl(sampler, key, params, state, beta):
+def _step_impl(sampler, key, params, state, beta, *, mesh):
     model = sampler.model
     state, info = sampler.transition(key, model, model.blocked.params(params),
-                                     sampler.shard(state), beta)
-    return sampler.shard(state), info
+                                     sampler.shard(state, mesh), beta)
+    return sampler.shard(state, mesh), info
 
 
-def _run_impl(sampler, key, params, state, beta, *, num_steps):
+def _run_impl(sampler, key, params, state, beta, *, num_steps, mesh):
     model = sampler.model
     state, info = sampler.transitions(key, model, model.blocked.params(params),
-                                      sampler.shard(state), beta, num_steps)
-    return sampler.shard(state), info
+                                      sampler.shard(state, mesh), beta, num_steps)
+    return sampler.shard(state, mesh), info
 
 
-_init_program = _compile.jit(_init_impl, once=True, static_argnames=("num_chains",),
-                             context=lambda s, *a, num_chains: (s.mesh, None))
-_step_program = _compile.jit(_step_impl, context=lambda s, k, p, state, b: (s.mesh,
-                                                                             state_size(state)))
-_run_program = _compile.jit(_run_impl, static_argnames=("num_steps",),
-                            context=lambda s, k, p, state, b, **kw: (s.mesh, state_size(state)))
+_init_program = _compile.jit(_init_impl, once=True, static_argnames=("num_chains", "mesh"),
+                             context=lambda s, *a, num_chains, mesh: (mesh, None))
+_step_program = _compile.jit(_step_impl, static_argnames=("mesh",),
+                             context=lambda s, k, p, state, b, mesh: (mesh, state_size(state)))
+_run_program = _compile.jit(_run_impl, static_argnames=("num_steps", "mesh"),
+                            context=lambda s, k, p, state, b, **kw: (kw["mesh"],
+                                                                     state_size(state)))

@@ -88,7 +88,8 @@ def sample(key, model: Model, params, *, sampler: Sampler | None = None, num_cha
         return_info: also return the sampler's statistics, ``dict[name, (num_chains,
             num_samples, ...)]``, each averaged over the ``thin`` transitions of a draw.
         mesh: split the chains over this :class:`jax.sharding.Mesh` (default: the
-            sampler's mesh, if any); ``num_chains`` must be a multiple of its size.
+            sampler's mesh, else the CPU's cores, see :func:`pcdppl.sharding.auto_mesh`);
+            ``num_chains`` must be a multiple of its size.
         devices: shortcut for ``mesh``: an int, ``"all"`` or a list of devices.
 
     Returns:
@@ -103,9 +104,10 @@ def sample(key, model: Model, params, *, sampler: Sampler | None = None, num_cha
     mesh = resolve_mesh(mesh, devices) or sampler.mesh
     k_init, k_run = jax.random.split(_compile.as_key(key))
     state = sampler.init(k_init, params, None if init is not None else num_chains, values=init)
-    check_beta_shape(beta, num_chains_of(state))
+    C = num_chains_of(state)
+    check_beta_shape(beta, C)
+    mesh = mesh if mesh is not None else sampler.execution_mesh(C)
     if mesh is not None:
-        C = num_chains_of(state)
         check_divisible(C, mesh)
         state = put_chains(state, mesh, C)
     state, draws, info = _sample_program(sampler, k_run, params, state, beta, mesh,

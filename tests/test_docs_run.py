@@ -1,5 +1,6 @@
 """Every Python block of README.md and docs/ runs (a block whose info string says
-``no-run`` is an illustration and is skipped; each page's blocks share one namespace)."""
+``no-run`` is an illustration and is skipped; each page's blocks share one namespace) and uses
+no deprecated API."""
 
 import os
 
@@ -10,6 +11,8 @@ PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
 RUNNABLE = [p for p in PAGES if any("no-run" not in f for f, _ in python_blocks(p))]
 
 
+# the pages show the current API: a deprecated name or argument used by a page is an error
+@pytest.mark.filterwarnings("error::DeprecationWarning:docs_")
 @pytest.mark.parametrize("page", RUNNABLE, ids=[str(p.relative_to(ROOT)) for p in RUNNABLE])
 def test_page_runs(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # pages that write files write them here

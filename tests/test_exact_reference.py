@@ -4,13 +4,13 @@ energies from the parameters).
 
 ``log_partition`` and ``log_likelihood`` do not take a chunk size, so the tests either use a
 model big enough for the default ``CHUNK_ELEMENTS`` to split, or put a spy in front of
-``log_sum_exp_states`` (the function both call) that passes a small ``chunk_elements``; the
-spy also records how many chunks each enumeration used, so a test knows the split happened.
+``log_sum_exp_states`` (the function both call; the ``chunk_spy`` fixture of conftest.py) that
+passes a small ``chunk_elements``; the spy also records how many chunks each enumeration
+used, so a test knows the split happened.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 
 import jax.numpy as jnp
@@ -20,50 +20,8 @@ import pytest
 from models_zoo import ZOO
 
 import pcdppl as pp
-from pcdppl.evaluate import exact, likelihood
 
 RTOL = 2e-6  # float32 energies of a few units, summed in chunks
-
-
-class ChunkSpy:
-    """Wraps ``log_sum_exp_states``: forces ``chunk_states`` states per chunk (if given) and
-    records ``(what, total states, number of chunks)`` of every call.
-
-    The number of chunks follows the documented rule: chunks of about ``chunk_elements`` units ×
-    columns, i.e. ``chunk_elements // (units × columns)`` states (at least one)."""
-
-    def __init__(self, chunk_states: int | None = None):
-        self.orig = exact.log_sum_exp_states
-        self.sig = inspect.signature(self.orig)
-        self.chunk_states = chunk_states
-        self.calls = []
-
-    def __call__(self, *args, **kwargs):
-        a = self.sig.bind(*args, **kwargs)
-        a.apply_defaults()
-        model, enum, cols = a.arguments["model"], a.arguments["enum"], a.arguments["num_columns"]
-        units = sum(g.size for g in model.groups.values())
-        if self.chunk_states is not None:
-            a.arguments["chunk_elements"] = self.chunk_states * units * cols
-        total = math.prod(model.groups[g].num_states ** model.groups[g].size for g in enum)
-        chunk = max(1, min(total, a.arguments["chunk_elements"] // (units * cols)))
-        self.calls.append((a.arguments["what"], total, -(-total // chunk)))
-        return self.orig(*a.args, **a.kwargs)
-
-    def chunks(self, what: str) -> list[int]:
-        return [n for w, _, n in self.calls if w == what]
-
-
-@pytest.fixture
-def spy(monkeypatch):
-    """``spy(chunk_states)`` installs a :class:`ChunkSpy` where log_partition and
-    log_likelihood look ``log_sum_exp_states`` up."""
-    def install(chunk_states=None):
-        s = ChunkSpy(chunk_states)
-        monkeypatch.setattr(exact, "log_sum_exp_states", s)
-        monkeypatch.setattr(likelihood, "log_sum_exp_states", s)
-        return s
-    return install
 
 
 def _params(shapes: dict, seed: int, scale: float = 0.7) -> dict:
@@ -88,11 +46,11 @@ def test_reference_describes_the_zoo_models(kind):
 
 
 @pytest.mark.parametrize("kind", sorted(ZOO))
-def test_log_partition_in_many_chunks_matches_numpy(kind, spy):
+def test_log_partition_in_many_chunks_matches_numpy(kind, chunk_spy):
     """7 states per chunk: every zoo model's enumeration splits into several chunks, the last
     one partly padding (masked out)."""
     model, params = ZOO[kind]()
-    s = spy(chunk_states=7)
+    s = chunk_spy(chunk_states=7)
     got = float(pp.evaluate.log_partition(model, params))
     (n,) = s.chunks("log_partition")
     total = s.calls[0][1]
@@ -141,7 +99,7 @@ LIKELIHOOD_CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(LIKELIHOOD_CASES))
-def test_log_likelihood_in_many_chunks_matches_numpy(case, spy):
+def test_log_likelihood_in_many_chunks_matches_numpy(case, chunk_spy):
     observed = LIKELIHOOD_CASES[case]
     if case == "semi_rbm":
         model, r = _semi_rbm(4, 6)
@@ -151,7 +109,7 @@ def test_log_likelihood_in_many_chunks_matches_numpy(case, spy):
         model, params = ZOO[kind]()
         r = ref.ZOO[kind]()
     data = _data(r, observed, 13, seed=len(case))
-    s = spy(chunk_states=3)
+    s = chunk_spy(chunk_states=3)
     ll, info = pp.evaluate.log_likelihood(model, params, data, per_example=True,
                                           return_info=True, batch_size=8)
     assert info["method"] == "exact"
@@ -168,14 +126,14 @@ def test_log_likelihood_in_many_chunks_matches_numpy(case, spy):
     assert float(mean) == pytest.approx(expected.mean(), rel=RTOL, abs=1e-5)
 
 
-def test_default_chunking_splits_a_large_enumeration(spy):
+def test_default_chunking_splits_a_large_enumeration(chunk_spy):
     """No forcing: the default ``CHUNK_ELEMENTS`` splits the per-example enumeration of a 4×12
     RBM with a hidden ring (2^12 hidden states × 80 examples × 16 units > 2^22) in two; the
     log-likelihoods agree with NumPy."""
     model, r = _semi_rbm(4, 12)
     params = _params(model.param_shapes, 6, scale=0.5)
     data = _data(r, ["v"], 80, seed=0)
-    s = spy()  # records only
+    s = chunk_spy()  # records only
     ll = pp.evaluate.log_likelihood(model, params, data, per_example=True)
     assert s.chunks("log_likelihood") == [2], s.calls
     np.testing.assert_allclose(np.asarray(ll), ref.log_likelihood(r, params, data), rtol=RTOL)

@@ -92,19 +92,21 @@ def _digits_rbm():
 def test_fit_records_chains_as_datatree():
     data, model = _digits_rbm()
     learner = pp.PCD(model, num_chains=20, batch_size=50)
-    nb = len(data.train) // 50
-    fit = learner.fit(data.train, num_epochs=3, key=0, progress=False, record_every=5,
+    nb, every = len(data.train) // 50, 4
+    # recordings at steps every-1, 2*every-1, ... of each epoch: the last one is the epoch's
+    # last step, so the last recording of the fit is of its final chains
+    assert (nb - 1) % every == every - 1, nb
+    fit = learner.fit(data.train, num_epochs=3, key=0, progress=False, record_every=every,
                       track_units={"v": [0, 10, 63], "h": [2]}, mixing_warnings=False)
     idata = fit.diagnostics()
     post = idata["posterior"]
-    per_epoch = len(range(4, nb, 5))
+    per_epoch = len(range(every - 1, nb, every))
     assert dict(post.sizes) == {"chain": 20, "draw": 3 * per_epoch, "v_unit": 3, "h_unit": 1}
     assert set(post.data_vars) == {"energy", "mean_v", "mean_h", "logodds_v", "logodds_h"}
     assert list(post["v_unit"].values) == [0, 10, 63]
-    # the last recording is the final chains (nb - 1 is recorded iff (nb - 1) % 5 == 4)
-    if (nb - 1) % 5 == 4:
-        final = np.asarray(fit.chains["v"], float).mean(axis=1)
-        np.testing.assert_allclose(post["mean_v"].values[:, -1], final, atol=1e-6)
+    for g in ("v", "h"):  # the per-chain means of the last recording are the final chains'
+        final = np.asarray(fit.chains[g], float).mean(axis=1)
+        np.testing.assert_allclose(post[f"mean_{g}"].values[:, -1], final, atol=1e-6)
     assert np.all(np.isfinite(post["energy"].values))
     table = pp.diagnostics.summary(idata)
     assert isinstance(table, pd.DataFrame)
@@ -113,7 +115,7 @@ def test_fit_records_chains_as_datatree():
     np.testing.assert_allclose(own.loc["energy", "ess_bulk"], table.loc["energy", "ess_bulk"],
                                rtol=1e-3)
     # resuming appends to the recording
-    fit2 = learner.fit(data.train, num_epochs=1, resume=fit, progress=False, record_every=5,
+    fit2 = learner.fit(data.train, num_epochs=1, resume=fit, progress=False, record_every=every,
                        track_units={"v": [0, 10, 63], "h": [2]}, mixing_warnings=False)
     assert fit2.diagnostics()["posterior"].sizes["draw"] == 4 * per_epoch
     assert fit.diagnostics()["posterior"].sizes["draw"] == 3 * per_epoch  # left unchanged

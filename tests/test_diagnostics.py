@@ -46,6 +46,19 @@ def test_iat_of_ar1_matches_theory():
     np.testing.assert_allclose(acf, phi ** np.arange(4), atol=0.03)
 
 
+@pytest.mark.parametrize("phi", [0.0, 0.6])
+def test_ess_of_constructed_chains_matches_theory(phi):
+    """Independent draws: ESS ≈ number of draws; AR(1) chains: ESS ≈ N (1 - φ) / (1 + φ), and
+    R-hat ≈ 1 for chains of one distribution. Antithetic chains (φ < 0) beat independence."""
+    rng = np.random.default_rng(0)
+    x = _ar1(rng, 4, 2000, phi)
+    for method in ("bulk", "mean"):
+        assert convergence.ess(x, method) / x.size == pytest.approx((1 - phi) / (1 + phi),
+                                                                    rel=0.1)
+    assert abs(convergence.rhat(x) - 1) < 0.01
+    assert convergence.ess(_ar1(rng, 4, 2000, -0.5), "bulk") > 2 * x.size
+
+
 def test_stuck_chain_is_flagged():
     rng = np.random.default_rng(1)
     ok = _ar1(rng, 4, 400, 0.5)

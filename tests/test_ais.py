@@ -17,6 +17,7 @@ def _rbm(n_v, n_h, seed, scale=0.5, visible="binary", hidden="binary"):
     return m, p
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed,visible,hidden", [(0, "binary", "binary"), (1, "binary", "binary"),
                                                  (2, "spin", "binary"), (3, "binary", "spin")])
 def test_ais_matches_exact_within_stderr(seed, visible, hidden):
@@ -30,7 +31,8 @@ def test_ais_matches_exact_within_stderr(seed, visible, hidden):
     assert abs(log_z - exact) < 4 * se + 1e-3, (log_z, exact, se)
 
 
-@pytest.mark.parametrize("kind", sorted(ZOO))
+@pytest.mark.parametrize("kind", [pytest.param(k, marks=pytest.mark.slow) if k == "table" else k
+                                  for k in sorted(ZOO)])  # table: a long compilation
 def test_ais_matches_numpy_log_z_on_every_model_kind(kind):
     """Ising, Potts, RBM and the table-factor model (every variable and factor kind): AIS with
     the default sampler and a uniform base model lands within 3 reported standard errors of
@@ -44,6 +46,7 @@ def test_ais_matches_numpy_log_z_on_every_model_kind(kind):
         assert abs(res.log_z - exact) < 3 * res.stderr, (seed, res.log_z, exact, res.stderr)
 
 
+@pytest.mark.slow
 def test_ais_error_shrinks_with_chains_and_temperatures():
     m, p = _rbm(24, 12, 5, scale=1.0)
     exact = float(pp.evaluate.log_partition(m, p))

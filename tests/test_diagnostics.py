@@ -102,6 +102,7 @@ def _digits_rbm():
     return data, pp.models.rbm(data.shape, 8)
 
 
+@pytest.mark.slow
 def test_fit_records_chains_as_datatree():
     data, model = _digits_rbm()
     learner = pp.PCD(model, num_chains=20, batch_size=50)
@@ -164,6 +165,7 @@ def test_sampler_info_becomes_sample_stats():
     assert rate.shape[0] == 10 and 0 < rate.mean() < 1
 
 
+@pytest.mark.slow
 def test_fit_warns_when_chains_are_stuck():
     data, model = _digits_rbm()
     frozen = pp.samplers.BlockGibbs(model, clamp=("v", "h"))  # chains can never move
@@ -214,6 +216,7 @@ def test_mixing_without_data_and_bad_input():
         pp.diagnostics.summary(np.zeros(3), use_arviz=False)
 
 
+@pytest.mark.slow
 def test_learning_curves_unchanged_by_recording():
     """Recording reads the chains; it must not change the fit."""
     data, model = _digits_rbm()

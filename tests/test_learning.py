@@ -33,6 +33,7 @@ def equilibrium_state(model, params, num, seed):
     return ChainState(x=xb)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["ising", "rbm", "potts"])
 def test_pcd_gradient_matches_exact_gradient_at_equilibrium(name):
     model, params = ZOO[name]()
@@ -55,6 +56,7 @@ def test_pcd_gradient_matches_exact_gradient_at_equilibrium(name):
     assert max(np.abs(np.asarray(exact[k])).max() for k in params) > 5 * tol
 
 
+@pytest.mark.slow
 def test_latents_that_are_not_conditionally_independent_use_clamped_gibbs():
     """Hidden units with lateral couplings: positive phase by clamped Gibbs; the fit runs,
     improves the exact likelihood and keeps chains of the right shape."""
@@ -295,6 +297,7 @@ def test_divergence_raises_with_last_good_params():
     assert all(np.all(np.isfinite(v)) for v in info.value.last_params.values())
 
 
+@pytest.mark.slow
 def test_initial_state_host_and_compiled_paths():
     """Built-in initializers + block Gibbs + a stateless optimiser: the initial state is made
     on the host (nothing compiled); otherwise one compiled program. Both are deterministic in

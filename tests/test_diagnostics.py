@@ -46,6 +46,19 @@ def test_iat_of_ar1_matches_theory():
     np.testing.assert_allclose(acf, phi ** np.arange(4), atol=0.03)
 
 
+@pytest.mark.parametrize("phi", [0.0, 0.6])
+def test_ess_of_constructed_chains_matches_theory(phi):
+    """Independent draws: ESS ≈ number of draws; AR(1) chains: ESS ≈ N (1 - φ) / (1 + φ), and
+    R-hat ≈ 1 for chains of one distribution. Antithetic chains (φ < 0) beat independence."""
+    rng = np.random.default_rng(0)
+    x = _ar1(rng, 4, 2000, phi)
+    for method in ("bulk", "mean"):
+        assert convergence.ess(x, method) / x.size == pytest.approx((1 - phi) / (1 + phi),
+                                                                    rel=0.1)
+    assert abs(convergence.rhat(x) - 1) < 0.01
+    assert convergence.ess(_ar1(rng, 4, 2000, -0.5), "bulk") > 2 * x.size
+
+
 def test_stuck_chain_is_flagged():
     rng = np.random.default_rng(1)
     ok = _ar1(rng, 4, 400, 0.5)
@@ -89,22 +102,25 @@ def _digits_rbm():
     return data, pp.models.rbm(data.shape, 8)
 
 
+@pytest.mark.slow
 def test_fit_records_chains_as_datatree():
     data, model = _digits_rbm()
     learner = pp.PCD(model, num_chains=20, batch_size=50)
-    nb = len(data.train) // 50
-    fit = learner.fit(data.train, num_epochs=3, key=0, progress=False, record_every=5,
+    nb, every = len(data.train) // 50, 4
+    # recordings at steps every-1, 2*every-1, ... of each epoch: the last one is the epoch's
+    # last step, so the last recording of the fit is of its final chains
+    assert (nb - 1) % every == every - 1, nb
+    fit = learner.fit(data.train, num_epochs=3, key=0, progress=False, record_every=every,
                       track_units={"v": [0, 10, 63], "h": [2]}, mixing_warnings=False)
     idata = fit.diagnostics()
     post = idata["posterior"]
-    per_epoch = len(range(4, nb, 5))
+    per_epoch = len(range(every - 1, nb, every))
     assert dict(post.sizes) == {"chain": 20, "draw": 3 * per_epoch, "v_unit": 3, "h_unit": 1}
     assert set(post.data_vars) == {"energy", "mean_v", "mean_h", "logodds_v", "logodds_h"}
     assert list(post["v_unit"].values) == [0, 10, 63]
-    # the last recording is the final chains (nb - 1 is recorded iff (nb - 1) % 5 == 4)
-    if (nb - 1) % 5 == 4:
-        final = np.asarray(fit.chains["v"], float).mean(axis=1)
-        np.testing.assert_allclose(post["mean_v"].values[:, -1], final, atol=1e-6)
+    for g in ("v", "h"):  # the per-chain means of the last recording are the final chains'
+        final = np.asarray(fit.chains[g], float).mean(axis=1)
+        np.testing.assert_allclose(post[f"mean_{g}"].values[:, -1], final, atol=1e-6)
     assert np.all(np.isfinite(post["energy"].values))
     table = pp.diagnostics.summary(idata)
     assert isinstance(table, pd.DataFrame)
@@ -113,7 +129,7 @@ def test_fit_records_chains_as_datatree():
     np.testing.assert_allclose(own.loc["energy", "ess_bulk"], table.loc["energy", "ess_bulk"],
                                rtol=1e-3)
     # resuming appends to the recording
-    fit2 = learner.fit(data.train, num_epochs=1, resume=fit, progress=False, record_every=5,
+    fit2 = learner.fit(data.train, num_epochs=1, resume=fit, progress=False, record_every=every,
                        track_units={"v": [0, 10, 63], "h": [2]}, mixing_warnings=False)
     assert fit2.diagnostics()["posterior"].sizes["draw"] == 4 * per_epoch
     assert fit.diagnostics()["posterior"].sizes["draw"] == 3 * per_epoch  # left unchanged
@@ -149,6 +165,7 @@ def test_sampler_info_becomes_sample_stats():
     assert rate.shape[0] == 10 and 0 < rate.mean() < 1
 
 
+@pytest.mark.slow
 def test_fit_warns_when_chains_are_stuck():
     data, model = _digits_rbm()
     frozen = pp.samplers.BlockGibbs(model, clamp=("v", "h"))  # chains can never move
@@ -199,6 +216,7 @@ def test_mixing_without_data_and_bad_input():
         pp.diagnostics.summary(np.zeros(3), use_arviz=False)
 
 
+@pytest.mark.slow
 def test_learning_curves_unchanged_by_recording():
     """Recording reads the chains; it must not change the fit."""
     data, model = _digits_rbm()

@@ -124,7 +124,7 @@ def graphs(draw):
     return n, np.array(edges)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(deadline=None)  # examples per run: the profile (tests/conftest.py)
 @given(graphs(), st.sampled_from(["spin", "binary", "categorical"]))
 def test_random_graphs_compile_with_valid_colouring(g, kind):
     n, edges = g
@@ -143,7 +143,7 @@ def test_random_graphs_compile_with_valid_colouring(g, kind):
     assert np.isfinite(float(m.energy(p, {"x": x})))
 
 
-@settings(max_examples=25, deadline=None)
+@settings(deadline=None)  # examples per run: the profile (tests/conftest.py)
 @given(hnp.arrays(np.float64, st.tuples(st.integers(1, 4), st.just(5)),
                   elements=st.one_of(st.floats(allow_nan=True, allow_infinity=True),
                                      st.integers(-3, 3).map(float))))

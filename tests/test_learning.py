@@ -1,7 +1,10 @@
 """The contrastive learner: gradient against the exact gradient, learning, outputs, bad input."""
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
+import networkx as nx
 import numpy as np
 import optax
 import pytest
@@ -30,6 +33,7 @@ def equilibrium_state(model, params, num, seed):
     return ChainState(x=xb)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["ising", "rbm", "potts"])
 def test_pcd_gradient_matches_exact_gradient_at_equilibrium(name):
     model, params = ZOO[name]()
@@ -52,6 +56,7 @@ def test_pcd_gradient_matches_exact_gradient_at_equilibrium(name):
     assert max(np.abs(np.asarray(exact[k])).max() for k in params) > 5 * tol
 
 
+@pytest.mark.slow
 def test_latents_that_are_not_conditionally_independent_use_clamped_gibbs():
     """Hidden units with lateral couplings: positive phase by clamped Gibbs; the fit runs,
     improves the exact likelihood and keeps chains of the right shape."""
@@ -74,6 +79,150 @@ def test_latents_that_are_not_conditionally_independent_use_clamped_gibbs():
     after = pp.evaluate.log_likelihood(model, fit.params, data)
     assert float(after) > float(before) + 1.0  # measured: -3.46 -> -1.72
     assert fit.chains["h"].shape == (50, 3) and fit.chains["v"].dtype == np.int8
+
+
+class CountedState(NamedTuple):
+    x: dict
+    count: jax.Array  # (C,) transitions since init_state
+
+
+class Roll(pp.samplers.Sampler):
+    """A deterministic sampler, observable through the public API: each transition moves the
+    units of ``group`` one row down the blocked layout (a fixed cyclic permutation of the
+    units) and leaves the other groups alone. Its state counts the transitions made since
+    ``init_state``; its info reports that count and the mean value of the other groups."""
+
+    def __init__(self, model, group):
+        super().__init__(model)
+        self.group = group
+
+    def init_state(self, key, model, bparams, x):
+        C = next(iter(x.values())).shape[1]
+        return CountedState(x=dict(x), count=jnp.zeros((C,), jnp.int32))
+
+    def transition(self, key, model, bparams, state, beta):
+        x = {**state.x, self.group: jnp.roll(state.x[self.group], 1, axis=0)}
+        info = {"count": (state.count + 1).astype(jnp.float32)}
+        for g in x:
+            if g != self.group:
+                info[f"{g}_mean"] = jnp.mean(x[g].astype(jnp.float32), axis=0)
+        return CountedState(x, state.count + 1), info
+
+
+def _rolled(model, blocked: dict, group: str, k: int) -> np.ndarray:
+    """``group``'s values (user layout, ``(C, n)``) after ``k`` transitions of :class:`Roll`."""
+    return np.asarray(model.blocked.to_values(
+        {group: np.roll(np.asarray(blocked[group]), k, axis=0)})[group])
+
+
+def _ising_grad(data, chains, edges):
+    """The CD/PCD gradient of the Ising NLL by hand: ``<∂E>_data - <∂E>_chains`` with
+    ``∂E/∂J_e = -s_i s_j`` and ``∂E/∂h = -s``."""
+    d, c = data.astype(float), chains.astype(float)
+    pair = lambda s: (s[:, edges[:, 0]] * s[:, edges[:, 1]]).mean(0)  # noqa: E731
+    return {"J": pair(c) - pair(d), "h": c.mean(0) - d.mean(0)}
+
+
+def _rbm_grad(params, data, chains):
+    """The Rao-Blackwellised gradient of a binary RBM by hand: ``<∂F>_data - <∂F>_chains`` with
+    ``F(v) = -b_v·v - Σ_j softplus(b_h + vW)_j``."""
+    W, b_h = np.asarray(params["W"], float), np.asarray(params["b_h"], float)
+
+    def dF(v):
+        v = v.astype(float)
+        p = 1 / (1 + np.exp(-(b_h + v @ W)))
+        return {"W": -(v[:, :, None] * p[:, None, :]).mean(0), "b_v": -v.mean(0),
+                "b_h": -p.mean(0)}
+
+    a, b = dF(data), dF(chains)
+    return {k: a[k] - b[k] for k in a}
+
+
+def _sorted_rows(a):
+    a = np.asarray(a)
+    return a[np.lexsort(a.T[::-1])]
+
+
+def test_cd_k_restarts_chains_at_the_minibatch_and_makes_exactly_k_transitions():
+    """CD-k on an Ising ring with a deterministic sampler and SGD of step 1 (one minibatch per
+    epoch, two epochs): each update is exactly the hand-computed gradient of the data against
+    the data after k transitions (not k - 1, not k + 1, not the chains of the previous
+    update); the chains restart every minibatch (the transition count is 1..k each time)."""
+    k, B = 3, 16
+    model = pp.models.ising(nx.cycle_graph(7))
+    edges = np.array(nx.cycle_graph(7).edges())
+    rng = np.random.default_rng(0)
+    data = np.where(rng.random((B, 7)) < 0.7, 1, -1).astype(np.int8)
+    params0 = {"J": rng.normal(0, 0.3, 7).astype(np.float32), "h": np.zeros(7, np.float32)}
+    learner = pp.PCD(model, sampler=Roll(model, "s"), k=k, persistent=False, batch_size=B,
+                     optimizer=optax.sgd(1.0))
+    fit = learner.fit(data, num_epochs=2, key=0, init_params=params0, progress=False,
+                      mixing_warnings=False)
+    blocked = model.blocked.from_values({"s": data})
+    expected = {j: _ising_grad(data, _rolled(model, blocked, "s", j), edges) for j in range(7)}
+    for name in params0:
+        step = (params0[name] - np.asarray(fit.params[name])) / 2  # two identical updates
+        np.testing.assert_allclose(step, expected[k][name], atol=1e-6, err_msg=name)
+        for other in (k - 1, k + 1, 2 * k):  # the check tells these apart
+            assert np.abs(expected[other][name] - expected[k][name]).max() > 1e-2, (name, other)
+    assert list(fit.history["count"]) == [(k + 1) / 2] * 2  # counts 1..k, restarted each update
+    # the chains the last update used: the minibatch (in shuffled order) after k transitions
+    np.testing.assert_array_equal(_sorted_rows(fit.chains["s"]),
+                                  _sorted_rows(_rolled(model, blocked, "s", k)))
+
+
+def test_pcd_chains_persist_across_updates():
+    """The same set-up with persistent chains: the first update sees the initial chains after
+    k transitions, the second after 2k; the count keeps running."""
+    k, B = 3, 16
+    model = pp.models.ising(nx.cycle_graph(7))
+    edges = np.array(nx.cycle_graph(7).edges())
+    rng = np.random.default_rng(0)
+    data = np.where(rng.random((B, 7)) < 0.7, 1, -1).astype(np.int8)
+    params0 = {"J": rng.normal(0, 0.3, 7).astype(np.float32), "h": np.zeros(7, np.float32)}
+    learner = pp.PCD(model, sampler=Roll(model, "s"), k=k, num_chains=10, batch_size=B,
+                     optimizer=optax.sgd(1.0))
+    state = learner.init_state(0, data, init_params=params0)
+    start = jax.tree.map(np.asarray, state.chains.x)
+    fit = learner.fit(data, num_epochs=2, resume=state, progress=False, mixing_warnings=False)
+    g1 = _ising_grad(data, _rolled(model, start, "s", k), edges)
+    g2 = _ising_grad(data, _rolled(model, start, "s", 2 * k), edges)
+    for name in params0:
+        np.testing.assert_allclose(np.asarray(fit.params[name]),
+                                   params0[name] - g1[name] - g2[name], atol=1e-6, err_msg=name)
+    assert list(fit.history["count"]) == [(k + 1) / 2, k + (k + 1) / 2]
+    np.testing.assert_array_equal(np.asarray(fit.chains["s"]), _rolled(model, start, "s", 2 * k))
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_rbm_update_uses_chains_after_k_transitions(persistent):
+    """An RBM (hidden units summed out in both phases): with CD-k the chains start from the
+    minibatch with the hidden units filled in (a strong hidden bias makes them all on; the
+    reference state would be all off) and the update is the hand-computed free-energy gradient
+    against the minibatch after k transitions; with PCD against the initial chains after k."""
+    k, B = 2, 12
+    model = pp.models.rbm(5, 3)
+    rng = np.random.default_rng(1)
+    data = (rng.random((B, 5)) < 0.4).astype(np.int8)
+    params0 = {"W": rng.normal(0, 0.1, (5, 3)).astype(np.float32),
+               "b_v": rng.normal(0, 0.5, 5).astype(np.float32),
+               "b_h": np.full(3, 9.0, np.float32)}
+    learner = pp.PCD(model, sampler=Roll(model, "v"), k=k, persistent=persistent, batch_size=B,
+                     num_chains=8, optimizer=optax.sgd(1.0))
+    state = learner.init_state(0, data, init_params=params0)
+    start = (jax.tree.map(np.asarray, state.chains.x) if persistent
+             else model.blocked.from_values({"v": data}, required=["v"]))
+    fit = learner.fit(data, num_epochs=1, resume=state, progress=False, mixing_warnings=False)
+    expected = _rbm_grad(params0, data, _rolled(model, start, "v", k))
+    for name in params0:
+        np.testing.assert_allclose(np.asarray(fit.params[name]), params0[name] - expected[name],
+                                   atol=1e-6, err_msg=name)
+    wrong = _rbm_grad(params0, data, _rolled(model, start, "v", k + 1))
+    assert max(np.abs(wrong[n] - expected[n]).max() for n in params0) > 1e-2
+    if persistent:  # the chains' hidden units are whatever init_state drew, untouched by Roll
+        np.testing.assert_allclose(fit.history["h_mean"], start["h"].mean())
+    else:  # filled in from the data: all on, not the reference state (all off)
+        assert fit.history["h_mean"][0] == 1.0
 
 
 def test_cd_k_and_history():
@@ -148,6 +297,7 @@ def test_divergence_raises_with_last_good_params():
     assert all(np.all(np.isfinite(v)) for v in info.value.last_params.values())
 
 
+@pytest.mark.slow
 def test_initial_state_host_and_compiled_paths():
     """Built-in initializers + block Gibbs + a stateless optimiser: the initial state is made
     on the host (nothing compiled); otherwise one compiled program. Both are deterministic in

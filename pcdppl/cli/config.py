@@ -183,7 +183,8 @@ def check_model(m: dict) -> None:
     if kind in ("rbm", "dbn"):
         for key in graph_keys:
             if m[key] is not None:
-                raise UsageError(f"model.{key} is a setting of Ising and Potts models, not of "
+                owner = "Potts models" if key == "states" else "Ising and Potts models"
+                raise UsageError(f"model.{key} is a setting of {owner}, not of "
                                  f"model.kind = {kind!r}")
         if kind == "dbn":
             layers = m["layers"]

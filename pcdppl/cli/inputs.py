@@ -177,6 +177,6 @@ def describe(kind: str, model) -> str:
     graph = (f"a {'x'.join(map(str, lat))} {'periodic ' if model.meta['periodic'] else ''}"
              f"lattice" if lat else f"{s.size} nodes")
     edges = model.param_shapes["J"]
-    n_edges = f", {edges[0]} edges" if edges else ""
+    n_edges = f", {edges[0]} edges" if edges else ", one coupling for all edges"
     states = f", {s.num_states} states" if kind == "potts" else ""
     return f"{'Ising' if kind == 'ising' else 'Potts'} model on {graph}{n_edges}{states}"

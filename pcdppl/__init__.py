@@ -1,12 +1,8 @@
 """pcdppl: undirected discrete models (Ising, Potts, RBMs, factor graphs) in JAX."""
 
 
-from . import graph  # noqa: I001  (first: it loads the private _compile package)
-from ._compile import configure_cpu_devices as _configure_cpu_devices
-
-_configure_cpu_devices()  # before JAX's backend starts (no module creates arrays on import)
-
-from . import (  # noqa: E402  (import order: lower layers first)
+from . import (  # noqa: I001  (import order: lower layers first)
+    graph,
     models,
     samplers,
     bp,
@@ -30,10 +26,14 @@ from .learn import (
     PerturbAndMaxProductLearner,
     PseudoLikelihood,
 )
-from ._compile import set_compilation_cache
+from ._compile import configure_cpu_devices as _configure_cpu_devices
 from ._compile import configure_from_environment as _configure_cache
+from ._compile import set_compilation_cache
 from .samplers import sample
 
+# Before JAX's backend starts (no pcdppl module creates an array when it is imported): one
+# CPU device per core, and the persistent compilation cache.
+_configure_cpu_devices()
 _configure_cache()
 
 __version__ = "0.1.0"

@@ -21,9 +21,10 @@ import pcdppl as pp
 
 from ..diagnostics import plot_history, plot_mixing, plot_samples
 from .config import apply_flags, load_config
+from .inputs import build_model, describe, display_shape, load_data, load_weights
+from .learners import build_learner
 from .run_folder import (
-    build_model,
-    load_data,
+    draw_samples,
     load_run,
     run_diagnostics,
     save_params,
@@ -80,52 +81,53 @@ def cmd_demo(args) -> int:
 
 
 # ----------------------------------------------------------------------------- commands
-def _optimizer(lr: dict):
-    if lr["optimizer"] == "adam":
-        return optax.adam(lr["learning_rate"])
-    return optax.sgd(lr["learning_rate"], momentum=lr["momentum"] or None)
+PATH_SETTINGS = (("data", "source"), ("data", "weights"), ("model", "edges"))
 
 
-def _learner_kwargs(cfg: dict) -> dict:
-    lr = cfg["learner"]
-    return {"num_chains": lr["num_chains"], "k": lr["k"], "batch_size": lr["batch_size"],
-            "persistent": lr["kind"] == "pcd", "optimizer": _optimizer(lr)}
+def absolute_paths(cfg: dict) -> dict:
+    """``cfg`` with the files it names made absolute, so that ``sample``, ``evaluate`` and
+    ``diagnose`` find them from any folder."""
+    for sec, key in PATH_SETTINGS:
+        v = cfg[sec][key]
+        if isinstance(v, str) and os.path.exists(v):
+            cfg[sec][key] = os.path.abspath(v)
+    return cfg
 
 
 def cmd_fit(args) -> int:
-    """Fit an RBM or a DBN; write a run folder."""
-    cfg = apply_flags(load_config(args.config), args)
+    """Fit an RBM, a DBN, an Ising or a Potts model with any learner; write a run folder."""
+    cfg = absolute_paths(apply_flags(load_config(args.config), args))
     out = cfg["out"]
-    os.makedirs(out, exist_ok=True)
     data = load_data(cfg)
     kind, model = build_model(cfg, data)
+    weights = load_weights(cfg, data)
+    learner = build_learner(cfg, kind, model)
+    os.makedirs(out, exist_ok=True)
     print(f"data: {data.name}: {len(data.train)} train / {len(data.test)} test examples of "
-          f"{data.train.shape[1]} units")
+          f"{data.train.shape[1]} units" + ("" if weights is None else
+                                            f", weighted ({cfg['data']['weights']})"))
+    print(f"model: {describe(kind, model)}; learner"
+          f"{' per layer' if kind == 'dbn' else ''}: "
+          f"{learner.learners[0] if kind == 'dbn' else learner}")
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
     ckpt_dir = os.path.join(out, "checkpoints")
     # always checkpointing: after the last epoch, every N epochs if asked, and on Ctrl-C
     kw = {"progress": not args.quiet, "key": cfg["seed"], "checkpoint_dir": ckpt_dir,
-          "checkpoint_every": cfg["fit"]["checkpoint_every"]}
+          "checkpoint_every": cfg["fit"]["checkpoint_every"], "resume": args.resume}
+    if weights is not None:
+        kw["weights"] = weights
     t0 = time.perf_counter()
     try:
-        if kind == "dbn":
-            net = pp.DBN(model, propagate=cfg["learner"]["propagate"], **_learner_kwargs(cfg))
-            print(f"model: DBN {list(model.sizes)}; learner per layer: {net.learners[0]}")
-            fit = net.fit(data.train, cfg["fit"]["epochs"], resume=args.resume, **kw)
-            params, histories = fit.params, fit.histories
-        else:
-            learner = pp.PCD(model, **_learner_kwargs(cfg))
-            print(f"model: RBM {model.groups['v'].size} x {model.groups['h'].size}; learner: "
-                  f"{learner}")
-            fit = learner.fit(data.train, cfg["fit"]["epochs"], resume=args.resume, **kw)
-            params, histories = fit.params, [fit.history]
+        fit = learner.fit(data.train, cfg["fit"]["epochs"], **kw)
     except pp.learn.TrainingInterrupted as err:
         again = ckpt_dir if kind == "dbn" else err.checkpoint  # a DBN resumes layer by layer
         print(f"\ninterrupted: state of epoch {err.epoch} saved to {err.checkpoint}; continue "
               f"with: pcdppl fit ... --resume {again}")
         raise
     seconds = time.perf_counter() - t0
+    params, histories = (fit.params, fit.histories) if kind == "dbn" else (fit.params,
+                                                                          [fit.history])
     save_params(os.path.join(out, "params.npz"), kind, params)
     written = ["config.json", "params.npz"]
     for i, h in enumerate(histories):
@@ -135,19 +137,19 @@ def cmd_fit(args) -> int:
         png = name.replace(".csv", ".png")
         if try_plot(plot_history, h, path=os.path.join(out, png)):
             written.append(png)
-    if data.shape is not None and len(data.shape) == 2:
-        if kind == "dbn":
-            x = pp.DBN(model).sample(cfg["seed"] + 1, params, 64, num_gibbs=1000)
-        else:
-            x = np.asarray(pp.sample(cfg["seed"] + 1, model, params, num_chains=64,
-                                     num_samples=1, num_warmup=1000)["v"][:, -1])
-        if try_plot(plot_samples, x, data.shape, path=os.path.join(out, "samples.png"),
-                     title="samples (1000 Gibbs sweeps)"):
+    shape = display_shape(cfg, data)
+    if shape is not None:
+        x = draw_samples(kind, model, params, seed=cfg["seed"] + 1, num_samples=64, warmup=1000)
+        if try_plot(plot_samples, x, shape, path=os.path.join(out, "samples.png"),
+                    title="samples (1000 Gibbs sweeps)"):
             written.append("samples.png")
     summary = run_diagnostics(out, kind, model, params, chains=4, draws=500, warmup=100,
                               seed=cfg["seed"] + 2)
     written += ["diagnostics.nc", "diagnostics.json"]
-    result = {"seconds": seconds, "epochs": cfg["fit"]["epochs"], "diagnostics": summary}
+    result = {"seconds": seconds, "epochs": cfg["fit"]["epochs"],
+              "model": describe(kind, model),
+              "learner": repr(learner.learners[0] if kind == "dbn" else learner),
+              "diagnostics": summary}
     with open(os.path.join(out, "result.json"), "w") as f:
         json.dump(result, f, indent=2)
     written.append("result.json")
@@ -160,21 +162,30 @@ def cmd_fit(args) -> int:
 def cmd_sample(args) -> int:
     """Draw samples from a fitted run."""
     cfg, kind, model, params, data = load_run(args.run)
-    if kind == "dbn":
-        x = pp.DBN(model).sample(args.seed, params, args.num_samples, num_gibbs=args.warmup)
-    else:
-        x = np.asarray(pp.sample(args.seed, model, params, num_chains=args.num_samples,
-                                 num_samples=1, num_warmup=args.warmup)["v"][:, -1])
+    x = draw_samples(kind, model, params, seed=args.seed, num_samples=args.num_samples,
+                     warmup=args.warmup)
     out = args.out or os.path.join(args.run, "samples.npz")
     np.savez(out, samples=x)
-    msg = f"wrote {x.shape[0]} samples to {out}"
-    if data.shape is not None and len(data.shape) == 2:
+    what = {"ising": "spin configurations", "potts": "Potts states"}.get(kind, "samples")
+    msg = f"wrote {x.shape[0]} {what} of {x.shape[1]} units to {out}"
+    shape = display_shape(cfg, data)
+    if shape is not None:
         png = os.path.splitext(out)[0] + ".png"
-        if try_plot(plot_samples, x, data.shape, path=png,
-                     title=f"samples ({args.warmup} Gibbs sweeps)"):
+        if try_plot(plot_samples, x, shape, path=png,
+                    title=f"samples ({args.warmup} Gibbs sweeps)"):
             msg += f" and {png}"
     print(msg)
     return 0
+
+
+def log_z_note(info: dict) -> str:
+    """How log Z was obtained: ``exact log Z 12.345`` or ``AIS log Z 12.345 ± 0.012`` (a
+    DBN: the log Z of its top RBM)."""
+    name, lz = ("log Z", info["log_z"]) if "log_z" in info else ("top-RBM log Z",
+                                                                 info["log_z_top"])
+    if info["method"] == "ais":
+        return f"AIS {name} {lz:.3f} ± {info['log_z_stderr']:.3f}"
+    return f"{info['method']} {name} {lz:.3f}"
 
 
 def cmd_evaluate(args) -> int:
@@ -197,9 +208,7 @@ def cmd_evaluate(args) -> int:
                                                       return_info=True)
                 res[split] = {"log_likelihood": float(ll), **info}
                 what = "log-likelihood"
-            se = info["log_z_stderr"]
-            print(f"{split}: {what} {float(ll):.3f} nats per example "
-                  f"({info['method']} log Z{f', ± {se:.3f}' if se else ''})")
+            print(f"{split}: {what} {float(ll):.3f} nats per example ({log_z_note(info)})")
     with open(os.path.join(args.run, "evaluation.json"), "w") as f:
         json.dump(res, f, indent=2)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .commands import cmd_demo, cmd_diagnose, cmd_evaluate, cmd_fit, cmd_sample
+from .config import LEARNER_KINDS, MODEL_KINDS, PROPOSALS, VALUES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,42 +47,78 @@ def _positive(s: str) -> int:
 def add_commands(sub, positive) -> None:
     """Register ``fit``, ``sample``, ``evaluate`` and ``diagnose`` on the subparsers."""
 
-    def layers(s: str):
+    def sizes(s: str):
         try:
             return [int(v) for v in s.split(",")]
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"expected sizes like 784,500,500, got {s!r}") from None
+                f"expected sizes like 784,500,500 or 16,16, got {s!r}") from None
 
-    fit = sub.add_parser("fit", help="fit an RBM or a DBN; write a run folder",
-                         description="Fit an RBM or a DBN (greedy) with PCD or CD-k. Settings "
-                         "come from --config (TOML) and the flags below, which override it. "
-                         "Ctrl-C saves a checkpoint of the last finished epoch and exits 130.")
-    fit.add_argument("--config", help="TOML configuration file (see docs/cli.md)")
+    def k_value(s: str):
+        if s == "auto":
+            return s
+        try:
+            return positive(s)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"expected a positive integer or auto, got {s!r}") from None
+
+    fit = sub.add_parser("fit", help="fit an RBM, DBN, Ising or Potts model; write a run folder",
+                         description="Fit an RBM, a DBN (greedy), an Ising or a Potts model with "
+                         "any learner. Settings come from --config (TOML; see "
+                         "docs/guide/cli.md) and the flags below, which override it. Ctrl-C "
+                         "saves a checkpoint of the last finished epoch and exits 130.")
+    fit.add_argument("--config", help="TOML configuration file (see docs/guide/cli.md)")
     fit.add_argument("--out", help="run folder (default runs/fit)")
-    fit.add_argument("--data", help="digits, mnist5k, a .npz/.npy file, an IDX file or a "
-                     "folder of MNIST IDX files (default digits)")
-    fit.add_argument("--threshold", type=float, help="binarisation threshold for images")
-    fit.add_argument("--model", choices=["rbm", "dbn"], help="model kind (default rbm)")
-    fit.add_argument("--hidden", type=positive, help="RBM hidden units (default 16)")
-    fit.add_argument("--layers", type=layers, help="DBN layer sizes, e.g. 64,32,16")
-    fit.add_argument("--learner", choices=["pcd", "cd"], help="PCD (default) or CD-k")
-    fit.add_argument("--chains", type=positive, help="persistent chains (default 100)")
-    fit.add_argument("-k", type=positive, help="Gibbs sweeps per update (default 1)")
-    fit.add_argument("--batch-size", type=positive, help="minibatch size (default 20)")
-    fit.add_argument("--optimizer", choices=["sgd", "adam"], help="optax optimiser")
-    fit.add_argument("--learning-rate", type=float, help="step size (default 0.05)")
-    fit.add_argument("--momentum", type=float, help="SGD momentum (default 0)")
-    fit.add_argument("--propagate", choices=["probabilities", "samples"],
-                     help="DBN: what each layer passes up (default probabilities)")
-    fit.add_argument("--epochs", type=positive, help="epochs (per layer for a DBN; default 20)")
     fit.add_argument("--seed", type=int, help="random seed (default 0)")
-    fit.add_argument("--checkpoint-every", type=positive,
-                     help="save the learner state to OUT/checkpoints every N epochs")
-    fit.add_argument("--resume", help="checkpoint file or folder to continue from; training "
-                     "continues to --epochs in total (a DBN: OUT/checkpoints; finished layers "
-                     "are loaded, the interrupted one continues)")
-    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    g = fit.add_argument_group("data")
+    g.add_argument("--data", help="digits, mnist5k, a .npz/.npy file, an IDX file or a "
+                   "folder of MNIST IDX files (default digits)")
+    g.add_argument("--values", choices=VALUES, help="what a .npy/.npz file holds (default "
+                   "auto: the model's units: binary, spin for ising, categorical for potts)")
+    g.add_argument("--threshold", type=float, help="binarisation threshold for images")
+    g.add_argument("--weights", help="non-negative example weights: a .npy or text file, one "
+                   "per training example")
+    g = fit.add_argument_group("model")
+    g.add_argument("--model", choices=MODEL_KINDS, help="model kind (default rbm)")
+    g.add_argument("--hidden", type=positive, help="RBM hidden units (default 16)")
+    g.add_argument("--layers", type=sizes, help="DBN layer sizes, e.g. 64,32,16")
+    g.add_argument("--lattice", type=sizes, help="Ising/Potts on a lattice, e.g. 16,16")
+    g.add_argument("--periodic", action=argparse.BooleanOptionalAction,
+                   help="periodic lattice boundaries (default on)")
+    g.add_argument("--edges", help="Ising/Potts on a graph: edge-list file, two node indices "
+                   "per line")
+    g.add_argument("--num-nodes", type=positive, help="nodes of the --edges graph (default: "
+                   "the data's units)")
+    g.add_argument("--states", type=positive, help="Potts states k")
+    g.add_argument("--field", action=argparse.BooleanOptionalAction,
+                   help="Ising/Potts per-node field h (default on)")
+    g = fit.add_argument_group("learner")
+    g.add_argument("--learner", choices=LEARNER_KINDS,
+                   help="pcd (default), cd (CD-k), fpcd, jarzynski, pl (pseudo-likelihood), "
+                   "mh (Metropolis-Hastings) or pmp (perturb-and-max-product)")
+    g.add_argument("--chains", type=positive, help="persistent chains (default 100)")
+    g.add_argument("-k", type=k_value, help="sampler sweeps per update, or auto (default 1)")
+    g.add_argument("--batch-size", type=positive, help="minibatch size (default 20)")
+    g.add_argument("--optimizer", choices=["sgd", "adam"], help="optax optimiser")
+    g.add_argument("--learning-rate", type=float, help="step size (default 0.05)")
+    g.add_argument("--momentum", type=float, help="SGD momentum (default 0)")
+    g.add_argument("--fast-lr", type=float, help="fpcd: fast-weight learning rate (0.05)")
+    g.add_argument("--fast-decay", type=float, help="fpcd: fast-weight decay (0.95)")
+    g.add_argument("--resample-threshold", type=float,
+                   help="jarzynski: resample below this ESS fraction (0.5)")
+    g.add_argument("--proposal", choices=PROPOSALS, help="mh: proposal (default flip)")
+    g.add_argument("--num-iters", type=positive, help="pmp: max-product iterations (100)")
+    g.add_argument("--propagate", choices=["probabilities", "samples"],
+                   help="DBN: what each layer passes up (default probabilities)")
+    g = fit.add_argument_group("training")
+    g.add_argument("--epochs", type=positive, help="epochs (per layer for a DBN; default 20)")
+    g.add_argument("--checkpoint-every", type=positive,
+                   help="save the learner state to OUT/checkpoints every N epochs")
+    g.add_argument("--resume", help="checkpoint file or folder to continue from; training "
+                   "continues to --epochs in total (a DBN: OUT/checkpoints; finished layers "
+                   "are loaded, the interrupted one continues)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
     fit.set_defaults(run=cmd_fit)
 
     smp = sub.add_parser("sample", help="draw samples from a fitted run",

@@ -7,7 +7,7 @@ A *run folder* holds everything about one fitted model::
       params.npz         fitted parameters (DBN: ``layer0/W``, ``layer0/b_v``, ...)
       history.csv        per-epoch metrics (DBN: history-layer0.csv, ...)
       history.png        learning curves
-      samples.png        samples from the model (image data)
+      samples.png        samples from the model (image data, 2-D lattices)
       checkpoints/       learner checkpoints (last epoch, Ctrl-C, ``--checkpoint-every``)
       evaluation.json    written by ``evaluate``
       diagnostics.nc     written by ``diagnose`` (and ``fit``): ArviZ DataTree as netCDF
@@ -25,32 +25,25 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import data as pp_data
 from .. import diagnostics
-from ..dbn.structure import dbn
+from ..dbn.training import DBN
 from ..diagnostics.plots import pyplot
-from ..models.presets import rbm
 from ..samplers.driver import sample
+from .config import with_defaults
+from .inputs import build_model, load_data
 
 
-def load_data(cfg: dict):
-    """The dataset a configuration names."""
-    kwargs = {}
-    if cfg["data"]["threshold"] is not None:
-        kwargs["threshold"] = cfg["data"]["threshold"]
-    return pp_data.load(cfg["data"]["source"], **kwargs)
-
-
-def build_model(cfg: dict, data):
-    """``(kind, model)``: an RBM :class:`~pcdppl.Model` or a DBN structure."""
-    n_v = data.train.shape[1]
-    m = cfg["model"]
-    if m["kind"] == "rbm":
-        return "rbm", rbm(data.shape or n_v, m["hidden"])
-    if m["layers"][0] != n_v:
-        raise ValueError(f"model.layers starts with {m['layers'][0]} visible units but the data "
-                         f"have {n_v}")
-    return "dbn", dbn(m["layers"], shape=data.shape)
+def draw_samples(kind: str, model, params, *, seed: int, num_samples: int,
+                 warmup: int) -> np.ndarray:
+    """``(num_samples, n)`` samples of the visible units (an Ising or Potts model: all
+    units): the state of independent chains after ``warmup`` sweeps (a DBN: Gibbs in the
+    top RBM, then a down-pass)."""
+    if kind == "dbn":
+        return np.asarray(DBN(model).sample(seed, params, num_samples, num_gibbs=warmup))
+    group = "v" if kind == "rbm" else "s"
+    draws = sample(seed, model, params, num_chains=num_samples, num_samples=1,
+                   num_warmup=warmup)
+    return np.asarray(draws[group][:, -1])
 
 
 def save_params(path: str, kind: str, params) -> None:
@@ -75,7 +68,7 @@ def load_run(folder: str):
                                     f"missing (run 'pcdppl fit' first)")
     try:
         with open(cfg_path) as f:
-            cfg = json.load(f)
+            cfg = with_defaults(json.load(f))
     except json.JSONDecodeError as err:
         raise ValueError(f"{cfg_path}: corrupted ({err})") from None
     data = load_data(cfg)

@@ -44,7 +44,8 @@ def validate(x, *, values: str = "binary", what: str = "data") -> np.ndarray:
 
     Args:
         x: array-like ``(N, n)``.
-        values: ``"binary"`` ({0, 1}) or ``"spin"`` ({-1, +1}).
+        values: ``"binary"`` ({0, 1}), ``"spin"`` ({-1, +1}) or ``"categorical"``
+            (integers 0..127: the states of Potts units, checked against ``k`` by the model).
         what: how to name the array in error messages (e.g. the file name).
 
     Raises:
@@ -53,9 +54,9 @@ def validate(x, *, values: str = "binary", what: str = "data") -> np.ndarray:
             first offending entry).
         TypeError: on a non-numeric dtype.
     """
-    allowed = {"binary": (0, 1), "spin": (-1, 1)}
+    allowed = {"binary": (0, 1), "spin": (-1, 1), "categorical": (0, 127)}
     if values not in allowed:
-        raise ValueError(f"values must be 'binary' or 'spin', got {values!r}")
+        raise ValueError(f"values must be 'binary', 'spin' or 'categorical', got {values!r}")
     a = np.asarray(x)
     if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
         raise TypeError(f"{what}: expected a numeric array, got dtype {a.dtype}")
@@ -71,8 +72,13 @@ def validate(x, *, values: str = "binary", what: str = "data") -> np.ndarray:
                              f"column {j})")
     lo, hi = allowed[values]
     ok = (a == lo) | (a == hi)
+    if values == "categorical":
+        ok = (a >= lo) & (a <= hi) & (a == np.round(a.astype(np.float64)))
     if not ok.all():
         i, j = np.argwhere(~ok)[0]
+        if values == "categorical":
+            raise ValueError(f"{what}: categorical values must be integers in 0..127; found "
+                             f"{a[i, j].item()!r} at row {i}, column {j}")
         hint = ""
         if values == "binary" and np.isin(a, (-1, 1)).all():
             hint = "; the data look like spins: use values='spin' or map them with (x + 1) // 2"
@@ -146,7 +152,7 @@ def load_npz(path, *, key: str | None = None, test_key: str | None = None,
             else ``"x"``/``"data"``, else the only array in the file.
         test_key: the array holding test examples (default ``"test"`` if present); without
             one, the examples are split with :func:`split`.
-        values: ``"binary"`` or ``"spin"``; the arrays are validated against it.
+        values: ``"binary"``, ``"spin"`` or ``"categorical"`` (see :func:`validate`).
         shape: the image shape of one example (default: from a ``"shape"`` array in the
             file, if any).
 

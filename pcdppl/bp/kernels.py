@@ -34,7 +34,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..graph.factors import Bias, Dense, Factor, Pairwise, Table
+from ..graph.dense import Dense
+from ..graph.factors import Bias, Factor, Pairwise, Table
 from ..graph.groups import VariableGroup
 from ..graph.neighbors import gather
 
@@ -237,6 +238,56 @@ class DenseKernel(Kernel):
         return jnp.stack([_pair_message(_transpose(th), n_b, T), _pair_message(th, n_a, T)])
 
 
+class DenseTableKernel(Kernel):
+    """All-to-all bipartite factor with a categorical side: every pair ``(i, j)`` has the
+    table ``θ_ij(s_a, s_b) = β W_ij[s_a, s_b]`` over state indices (a binary/spin side's
+    table column is ``W`` times its value), laid out densely.
+
+    Messages: ``[to_a (n_a, n_b, k_a, C), to_b (n_a, n_b, k_b, C)]`` log-vectors
+    (``k = 2`` on a binary/spin side); incoming sums are reductions over the other side.
+    """
+
+    def __init__(self, f: Dense):
+        self.factor, self.ga, self.gb = f, f.a, f.b
+        self.ka, self.kb = f.a.num_states, f.b.num_states
+
+    def _values(self, g: VariableGroup, k: int):
+        """Per state index, the multiplier of the categorical table: 1 for categorical
+        states, the unit's value for binary/spin states."""
+        return jnp.ones((k,), jnp.float32) if g.is_categorical else jnp.asarray(_values(g))
+
+    def potential(self, W, beta):
+        # W: (n_a, ka', n_b, kb') with ka' = 1 on a binary/spin side
+        th = W * self._values(self.ga, self.ka)[None, :, None, None] if not self.ga.is_categorical \
+            else W
+        th = th * self._values(self.gb, self.kb)[None, None, None, :] if not self.gb.is_categorical \
+            else th
+        th = jnp.broadcast_to(th, (W.shape[0], self.ka, W.shape[2], self.kb))
+        return jnp.transpose(th, (0, 2, 1, 3))[..., None] * beta  # (n_a, n_b, ka, kb, 1|C)
+
+    def perturb(self, key, pot, scale, C):
+        return pot + scale * gumbel(key, pot.shape[:-1] + (C,))
+
+    def zeros(self, C):
+        na, nb = self.ga.size, self.gb.size
+        return (jnp.zeros((na, nb, self.ka, C), jnp.float32),
+                jnp.zeros((na, nb, self.kb, C), jnp.float32))
+
+    def incoming(self, msgs, group):
+        if group == self.ga.name:
+            return as_group_message(self.ga, jnp.sum(msgs[0], axis=1))
+        if group == self.gb.name:
+            return as_group_message(self.gb, jnp.sum(msgs[1], axis=0))
+        return None
+
+    def update(self, th, msgs, beliefs, T):
+        n_a = as_vector(self.ga, beliefs[self.ga.name])[:, None] - msgs[0]  # (na, nb, ka, C)
+        n_b = as_vector(self.gb, beliefs[self.gb.name])[None, :] - msgs[1]  # (na, nb, kb, C)
+        to_b = soft_max(th + n_a[:, :, :, None, :], 2, T)  # reduce over a's state
+        to_a = soft_max(th + n_b[:, :, None, :, :], 3, T)  # reduce over b's state
+        return (normalize(to_a, axis=2), normalize(to_b, axis=2))
+
+
 # ----------------------------------------------------------------------------- Potts pairs
 class PairwisePottsKernel(Kernel):
     """Sparse pairwise factor on categorical units, ``θ(x_i, x_j) = J·δ(x_i, x_j)``.
@@ -335,7 +386,7 @@ def make_kernel(f: Factor) -> Kernel:
     if isinstance(f, Bias):
         return BiasKernel(f)
     if isinstance(f, Dense):
-        return DenseKernel(f)
+        return DenseTableKernel(f) if f.categorical else DenseKernel(f)
     if isinstance(f, Pairwise):
         return PairwisePottsKernel(f) if f.potts else PairwiseBinaryKernel(f)
     if isinstance(f, Table):

@@ -102,16 +102,15 @@ class FactorGraph:
         return name
 
     def dense(self, a, b, name: str | None = None, *, init: Init = None) -> str:
-        """All-to-all coupling of two binary/spin groups: ``-E ∋ x_aᵀ W x_b``, W of shape
-        ``(n_a, n_b)``, initialised N(0, 0.01²) by default. Returns the parameter name."""
+        """All-to-all coupling of two groups: ``-E ∋ x_aᵀ W x_b`` for binary/spin groups, W of
+        shape ``(n_a, n_b)``; a categorical side couples through its one-hot states, W of
+        shape ``(n_a, k_a, n_b)``, ``(n_a, n_b, k_b)`` or ``(n_a, k_a, n_b, k_b)``, in the
+        zero-sum gauge over the states (see :mod:`pcdppl.graph.dense`). Initialised
+        N(0, 0.01²) by default. Returns the parameter name."""
         ga, gb = self._group(a), self._group(b)
         if ga.name == gb.name:
             raise ValueError(f"dense factor {name or ''!r} couples group {ga.name!r} with "
                              f"itself; declare lateral couplings with pairwise(g, g, edges)")
-        for g in (ga, gb):
-            if g.is_categorical:
-                raise ValueError(f"dense factors couple binary or spin groups; {g.name!r} is "
-                                 f"categorical (use pairwise or table factors)")
         name = self._name(name, f"W_{ga.name}_{gb.name}")
         self._factors.append(FactorSpec("dense", name, (ga.name, gb.name), None, False, init))
         return name

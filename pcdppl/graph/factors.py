@@ -40,7 +40,8 @@ Array = jax.Array
 UNROLL_MAX_DEGREE = 16
 
 
-def _val(x: Array) -> Array:
+def as_float(x: Array) -> Array:
+    """Unit values as ``float32`` (binary/spin values enter the energy linearly)."""
     return x.astype(jnp.float32)
 
 
@@ -130,60 +131,13 @@ class Bias(Factor):
         if self.group.is_categorical:
             picked = jnp.take_along_axis(bp, xg.astype(jnp.int32), axis=1)  # (n, C)
             return -jnp.sum(picked, axis=0)
-        return -(bp @ _val(xg))
+        return -(bp @ as_float(xg))
 
     def local(self, bp, x, group, rows):
         b = bp[rows]
         if self.group.is_categorical:
             return b[:, :, None]
         return self.group.span * b[:, None]
-
-
-# --------------------------------------------------------------------------------------
-# dense bipartite
-# --------------------------------------------------------------------------------------
-@pytree
-class Dense(Factor):
-    """All-to-all coupling of two different binary/spin groups: ``-E ∋ x_aᵀ W x_b``.
-
-    Parameter shape ``(n_a, n_b)``. Local log-odds are one matmul per block.
-    """
-
-    kind = "dense"
-    LEAVES = ("perm_a", "perm_b")
-    STATIC = ("name", "a", "b", "shape")
-
-    def __init__(self, name: str, a: VariableGroup, b: VariableGroup, la: GroupLayout,
-                 lb: GroupLayout):
-        self.name, self.a, self.b = name, a, b
-        self.shape = (a.size, b.size)
-        self.perm_a, self.perm_b = la.perm, lb.perm
-
-    @property
-    def groups(self):
-        return (self.a.name, self.b.name)
-
-    def couples(self):
-        return [(self.a.name, self.b.name)]
-
-    def num_instances(self):
-        return self.a.size * self.b.size
-
-    def blocked_params(self, theta):
-        if self.perm_a is not None:
-            theta = gather(theta, self.perm_a)
-        if self.perm_b is not None:
-            theta = gather(theta, (slice(None), self.perm_b))
-        return theta
-
-    def energy(self, W, x):
-        xa, xb = _val(x[self.a.name]), _val(x[self.b.name])
-        return -jnp.sum(xa * (W @ xb), axis=0)
-
-    def local(self, W, x, group, rows):
-        if group == self.a.name:
-            return self.a.span * (W[rows] @ _val(x[self.b.name]))
-        return self.b.span * (W[:, rows].T @ _val(x[self.a.name]))
 
 
 # --------------------------------------------------------------------------------------
@@ -248,7 +202,7 @@ class Pairwise(Factor):
     def energy(self, bp, x):
         xa = gather(x[self.a.name], self.ia)
         xb = gather(x[self.b.name], self.ib)
-        inter = (xa == xb).astype(jnp.float32) if self.potts else _val(xa) * _val(xb)
+        inter = (xa == xb).astype(jnp.float32) if self.potts else as_float(xa) * as_float(xb)
         return -(bp["J"] @ inter)
 
     def local(self, bp, x, group, rows):
@@ -267,7 +221,7 @@ class Pairwise(Factor):
             # broadcast-multiply-sum, not einsum: a dot with a tiny contraction (the
             # degree) and a batch axis of r rows runs ~2x slower on CPU than the fused loop
             return jnp.sum(J[:, :, None, None] * hit.astype(jnp.float32), axis=1)
-        return g.span * jnp.sum(J[:, :, None] * _val(nb), axis=1)
+        return g.span * jnp.sum(J[:, :, None] * as_float(nb), axis=1)
 
     def _local_unrolled(self, J, xo, nbr, g):
         """Sum over the ``d`` neighbour slots as ``d`` fused gather-multiply-adds (XLA
@@ -279,7 +233,7 @@ class Pairwise(Factor):
                 hit = nb[:, None, :] == jnp.arange(g.num_states, dtype=nb.dtype)[None, :, None]
                 term = J[:, j, None, None] * hit.astype(jnp.float32)
             else:
-                term = J[:, j, None] * _val(nb)
+                term = J[:, j, None] * as_float(nb)
             acc = term if acc is None else acc + term
         return acc if self.potts else g.span * acc
 
@@ -298,7 +252,7 @@ class Pairwise(Factor):
             contrib = gather(Jpad, eid)[:, None, None] * hit
             scale = 1.0
         else:
-            contrib = gather(Jpad, eid)[:, None] * _val(nb)
+            contrib = gather(Jpad, eid)[:, None] * as_float(nb)
             scale = g.span
         out = scale * jax.ops.segment_sum(contrib, src, num_segments=n_out, indices_are_sorted=True)
         return out if sel is None else out[sel]

@@ -28,7 +28,8 @@ from jax.tree_util import register_pytree_node
 from .._compile import as_key, jit
 from .blocked import Blocked
 from .coloring import color_groups
-from .factors import Bias, Dense, Factor, Pairwise, Table
+from .dense import Dense
+from .factors import Bias, Factor, Pairwise, Table
 from .groups import VariableGroup
 from .init import DEFAULT_INIT, as_initializer
 from .layout import GroupLayout

@@ -139,19 +139,24 @@ def gradient(model: Model, params, pos, neg, pos_weights=None, neg_weights=None)
 
 
 def monitor(phases: Phases, model: Model, bparams, vis: dict, filled: dict) -> dict:
-    """Cheap progress metrics: ``recon_error`` (squared error of the binary/spin visible
-    units' conditional means given the filled-in latents) for models with latents, else
-    the ``pseudo_log_likelihood`` of the data."""
+    """Cheap progress metrics: for models with latents ``recon_error``, the squared error of
+    the visible units' conditional means given the filled-in latents (for categorical units
+    ``1 - p(x_i | latents)``, the squared error of the one-hot vector's mean at the data's
+    state, halved), summed over units and averaged over examples; for fully visible models the
+    ``pseudo_log_likelihood`` of the data."""
     if phases.latent:
-        errs = []
+        err = 0.0
         for g in phases.visible:
             grp = model.groups[g]
-            if grp.is_categorical:
-                continue
             loc = model.blocked.local_logits(bparams, filled, g)
-            mean = jax.nn.sigmoid(loc) if grp.kind == "binary" else jnp.tanh(loc / 2)
-            errs.append(jnp.mean(jnp.sum((vis[g] - mean) ** 2, axis=0)))
-        return {"recon_error": sum(errs) if errs else jnp.nan}
+            if grp.is_categorical:
+                p = jax.nn.softmax(loc, axis=1)
+                hit = jnp.take_along_axis(p, vis[g][:, None, :].astype(jnp.int32), axis=1)[:, 0]
+                err = err + jnp.mean(jnp.sum(1.0 - hit, axis=0))
+            else:
+                mean = jax.nn.sigmoid(loc) if grp.kind == "binary" else jnp.tanh(loc / 2)
+                err = err + jnp.mean(jnp.sum((vis[g] - mean) ** 2, axis=0))
+        return {"recon_error": jnp.asarray(err, jnp.float32)}
     return {"pseudo_log_likelihood": jnp.mean(pseudo_log_likelihood(model, bparams, vis))}
 
 

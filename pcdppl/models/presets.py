@@ -64,7 +64,7 @@ def potts(graph, k: int, *, num_nodes: int | None = None, periodic: bool = True,
 
 
 def rbm(n_visible: int | tuple[int, ...], n_hidden: int, *, visible: str = "binary",
-        hidden: str = "binary", weight_init=None) -> Model:
+        hidden: str = "binary", visible_states: int | None = None, weight_init=None) -> Model:
     """Restricted Boltzmann machine ``-E(v, h) = b_vᵀv + b_hᵀh + vᵀWh``.
 
     Args:
@@ -72,6 +72,9 @@ def rbm(n_visible: int | tuple[int, ...], n_hidden: int, *, visible: str = "bina
             the group's display shape for sample plots).
         n_hidden: number of hidden units.
         visible, hidden: ``"binary"`` ({0,1}) or ``"spin"`` ({-1,+1}) units.
+        visible_states: ``q`` for a Potts (categorical) visible layer of ``q`` states, as for
+            protein or RNA sequences (``q = 21``); then ``W`` has shape ``(n_visible, q,
+            n_hidden)`` in the zero-sum gauge and ``b_v`` shape ``(n_visible, q)``.
         weight_init: initial ``W`` (default N(0, 0.01²)).
 
     Returns:
@@ -82,7 +85,10 @@ def rbm(n_visible: int | tuple[int, ...], n_hidden: int, *, visible: str = "bina
     for what, kind in (("visible", visible), ("hidden", hidden)):
         if kind not in kinds:
             raise ValueError(f"{what} units must be 'binary' or 'spin', got {kind!r}")
-    v = kinds[visible]("v", n_visible)
+    if visible_states is not None:
+        v = fg.categorical("v", n_visible, visible_states)
+    else:
+        v = kinds[visible]("v", n_visible)
     h = kinds[hidden]("h", n_hidden)
     fg.bias(v, name="b_v")
     fg.bias(h, name="b_h")

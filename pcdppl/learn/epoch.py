@@ -139,6 +139,9 @@ def run_epoch(spec: EpochSpec, model, sampler, clamped, state: LearnerState, dat
         pos_w = None if weights is None else weights[idx]
         gap, grads = est.gradient(model, params, (pos_x, pos_sum),
                                   est.negative_phase(phases, chains.x), pos_w, neg_w)
+        ext = list(ext)
+        for i, e in enumerate(exts):
+            grads, ext[i] = e.transform_grads(model, grads, ext[i], filled, pos_w)
         updates, opt_state = spec.optimizer.update(grads, opt_state, params)
         new_params = constrain_replicated(optax.apply_updates(params, updates), mesh)
         opt_state = constrain_replicated(opt_state, mesh)

@@ -7,6 +7,9 @@ Each extension is hashable configuration with pure hooks, called by
   ``LearnerState.extra`` (checkpointed); the initial chains may be redrawn;
 * ``chain_params(params, extra)`` — the parameters the negative-phase chains run on;
 * ``chain_weights(extra)`` — per-chain weights of the negative phase (``None``: uniform);
+* ``transform_grads(model, grads, extra, data, weights)`` — the gradient (of the negative
+  log-likelihood, user layout) before the optimiser step, from the minibatch with its
+  latents filled in (``data``, blocked);
 * ``after_update(key, model, old, new, chains, extra, grads)`` — after the optimiser step:
   new chains and state, and per-update metrics;
 * ``epoch_metrics(extra)`` — metrics read at the end of an epoch.
@@ -44,6 +47,9 @@ class Extension:
 
     def chain_weights(self, extra):
         return None
+
+    def transform_grads(self, model, grads, extra, data, weights):
+        return grads, extra
 
     def after_update(self, key, model, old_params, new_params, chains, extra, grads):
         return chains, extra, {}

@@ -26,6 +26,7 @@ from . import estimators as est
 from . import loop
 from .checkpoint import resume_state, stable_description
 from .epoch import EpochSpec, InitSpec, epoch_program, init_program, initial_extra
+from .centering import Centering
 from .extensions import AutoK
 from .soft_data import as_training_data
 from .state import FitResult, LearnerState
@@ -131,6 +132,8 @@ class ContrastiveLearner(Frozen):
             independent given the data (unused otherwise).
         data_init: initialise visible biases from the data marginals on a fresh fit.
         k_target, k_max: of ``k="auto"``.
+        centered: centered gradients for the dense couplings (Melchior, Fischer & Wiskott,
+            2016; :mod:`pcdppl.learn.centering`), offsets averaged at ``offset_rate``.
         mesh: a :class:`jax.sharding.Mesh` to split the persistent chains and each
             minibatch over along their chain axis (default: the sampler's mesh, if any);
             gradients are averaged across devices inside the compiled epoch. ``num_chains``
@@ -146,7 +149,8 @@ class ContrastiveLearner(Frozen):
     def __init__(self, model: Model, *, sampler: Sampler | None = None, num_chains: int = 100,
                  k: int | str = 1, optimizer: optax.GradientTransformation | None = None,
                  batch_size: int = 20, persistent: bool = True, k_positive: int = 10,
-                 data_init: bool = True, k_target: float = 1.0, k_max: int = 100):
+                 data_init: bool = True, k_target: float = 1.0, k_max: int = 100,
+                 centered: bool = False, offset_rate: float = 0.01):
         if not isinstance(model, Model):
             raise TypeError(f"expected a compiled pcdppl.Model, got {type(model).__name__}")
         sampler = resolve_sampler(model, sampler, "learner")
@@ -166,6 +170,10 @@ class ContrastiveLearner(Frozen):
         self.num_chains, self.k, self.batch_size = int(num_chains), int(k), int(batch_size)
         self.persistent, self.k_positive = bool(persistent), int(k_positive)
         self.data_init = bool(data_init)
+        offset_rate = float(offset_rate)
+        if not 0 < offset_rate <= 1:
+            raise ValueError(f"offset_rate must be in (0, 1], got {offset_rate}")
+        self.centered, self.offset_rate = bool(centered), offset_rate
 
     def _configure_base(self, mesh=None, devices=None) -> None:
         mesh = resolve_mesh(mesh, devices) or self.sampler.mesh
@@ -210,7 +218,7 @@ class ContrastiveLearner(Frozen):
 
     def extensions(self) -> tuple:
         """The :mod:`~pcdppl.learn.extensions` this learner adds to the PCD update."""
-        return ()
+        return (Centering(self.offset_rate),) if self.centered else ()
 
     def epoch_spec(self, visible: tuple, num_examples: int, plan) -> EpochSpec:
         return EpochSpec(self.optimizer, self.k, self.k_positive, self.batch_size,

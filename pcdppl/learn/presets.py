@@ -52,7 +52,7 @@ class FPCD(ContrastiveLearner):
         self.fast_lr, self.fast_decay = fast_lr, fast_decay
 
     def extensions(self) -> tuple:
-        return (FastWeights(self.fast_lr, self.fast_decay),)
+        return super().extensions() + (FastWeights(self.fast_lr, self.fast_decay),)
 
 
 class JarzynskiPCD(ContrastiveLearner):
@@ -84,7 +84,7 @@ class JarzynskiPCD(ContrastiveLearner):
         self.resample_threshold = resample_threshold
 
     def extensions(self) -> tuple:
-        return (Jarzynski(self.resample_threshold),)
+        return super().extensions() + (Jarzynski(self.resample_threshold),)
 
 
 class MetropolisHastings(ContrastiveLearner):
@@ -106,6 +106,7 @@ class MetropolisHastings(ContrastiveLearner):
         proposal: ``"flip"``, ``"block"`` or ``"gwg"`` (see :class:`pcdppl.samplers.Metropolis`).
         k: sampler transitions per update (``steps`` is a deprecated alias).
         scan, block_size, num_proposals: see :class:`~pcdppl.samplers.Metropolis`.
+        centered, offset_rate: centered gradients (see :class:`ContrastiveLearner`).
         Other arguments: as in :class:`ContrastiveLearner`.
     """
 
@@ -114,14 +115,16 @@ class MetropolisHastings(ContrastiveLearner):
     def __init__(self, model: Model, *, proposal: str = "flip", num_chains: int = 100, k: int = 1,
                  optimizer: optax.GradientTransformation | None = None, batch_size: int = 20,
                  persistent: bool = True, scan: str = "color", block_size: int = 2,
-                 num_proposals: int = 1, k_positive: int = 10, data_init: bool = True):
+                 num_proposals: int = 1, k_positive: int = 10, data_init: bool = True,
+                 centered: bool = False, offset_rate: float = 0.01):
         if not isinstance(model, Model):
             raise TypeError(f"expected a compiled pcdppl.Model, got {type(model).__name__}")
         sampler = Metropolis(model, proposal, scan=scan, block_size=block_size,
                              num_proposals=num_proposals)
         super().__init__(model, sampler=sampler, num_chains=num_chains, k=k,
                          optimizer=optimizer, batch_size=batch_size, persistent=persistent,
-                         k_positive=k_positive, data_init=data_init)
+                         k_positive=k_positive, data_init=data_init, centered=centered,
+                         offset_rate=offset_rate)
 
 
 class PerturbAndMaxProductLearner(ContrastiveLearner):
@@ -141,6 +144,7 @@ class PerturbAndMaxProductLearner(ContrastiveLearner):
             from the previous update's messages).
         optimizer, batch_size, data_init: as in :class:`pcdppl.PCD`.
         num_chains: alias of ``num_samples`` (so the learner is a drop-in for ``pp.PCD``).
+        centered, offset_rate: centered gradients (see :class:`ContrastiveLearner`).
 
     Example::
 
@@ -153,7 +157,8 @@ class PerturbAndMaxProductLearner(ContrastiveLearner):
                  damping: float = 0.5, noise: float = 1.0, perturb_factors: bool = False,
                  warm_start: bool = False, optimizer: optax.GradientTransformation | None = None,
                  batch_size: int = 20, data_init: bool = True,
-                 num_chains: int | None = None):
+                 num_chains: int | None = None, centered: bool = False,
+                 offset_rate: float = 0.01):
         if not isinstance(model, Model):
             raise TypeError(f"expected a compiled pcdppl.Model, got {type(model).__name__}")
         if num_chains is not None:
@@ -165,7 +170,8 @@ class PerturbAndMaxProductLearner(ContrastiveLearner):
                              perturb_factors=perturb_factors, warm_start=warm_start)
         super().__init__(model, sampler=sampler, num_chains=num_samples, k=1,
                          optimizer=optimizer, batch_size=batch_size, persistent=True,
-                         k_positive=1, data_init=data_init)
+                         k_positive=1, data_init=data_init, centered=centered,
+                         offset_rate=offset_rate)
 
     def clamped_sampler(self, visible: tuple) -> PMPSampler:
         s = self.sampler

@@ -24,9 +24,9 @@ from ..samplers.gibbs import BlockGibbs
 from ..sharding import check_divisible, put_chains, put_replicated, resolve_mesh, to_host
 from . import estimators as est
 from . import loop
+from .centering import Centering
 from .checkpoint import resume_state, stable_description
 from .epoch import EpochSpec, InitSpec, epoch_program, init_program, initial_extra
-from .centering import Centering
 from .extensions import AutoK
 from .soft_data import as_training_data
 from .state import FitResult, LearnerState

@@ -12,8 +12,9 @@ from .exact import (
     log_sum_exp_states,
 )
 from .likelihood import AISEstimateWarning, log_likelihood, log_partition_auto
+from .quality import MomentMatch, moment_match
 
 __all__ = ["log_partition", "log_likelihood", "enumerate_states", "exact_probabilities",
            "analytic_split", "IntractableError", "ais", "AISResult", "AISEstimateWarning",
            "base_rate_logits", "paper_betas", "dbn_log_likelihood_bound", "log_partition_auto",
-           "log_sum_exp_states"]
+           "log_sum_exp_states", "moment_match", "MomentMatch"]

@@ -52,10 +52,10 @@ def log_partition_auto(model: Model, params, ds: dict, method: str, max_states: 
                                     "log_z_stderr": res.stderr}
 
 
-def log_likelihood(model: Model, params, data, *, log_z=None, per_example: bool = False,
-                   max_states: int = DEFAULT_MAX_STATES, batch_size: int = 4096,
-                   method: str = "auto", key=0, ais_options: dict | None = None,
-                   return_info: bool = False):
+def log_likelihood(model: Model, params, data, *, weights=None, log_z=None,
+                   per_example: bool = False, max_states: int = DEFAULT_MAX_STATES,
+                   batch_size: int = 4096, method: str = "auto", key=0,
+                   ais_options: dict | None = None, return_info: bool = False):
     """Log-likelihood ``log p(v) = log Σ_h exp(-E(v, h)) - log Z`` of data.
 
     ``log Z`` is exact (enumeration) where at most ``max_states`` states must be enumerated.
@@ -69,6 +69,8 @@ def log_likelihood(model: Model, params, data, *, log_z=None, per_example: bool 
         data: ``(N, n_v)`` array for the default visible group or ``dict[group, (N, n)]``;
             groups not in ``data`` are latent and summed out (analytically where they are
             conditionally independent given the data, else by enumeration).
+        weights: per-example weights ``(N,)`` (e.g. sequence reweighting): the mean is the
+            weighted mean ``Σ w log p / Σ w``.
         log_z: a precomputed :func:`log_partition` (computed if omitted).
         per_example: return the ``(N,)`` array instead of its mean.
         max_states: enumeration limit.
@@ -83,6 +85,13 @@ def log_likelihood(model: Model, params, data, *, log_z=None, per_example: bool 
     """
     model.check_params(params)
     ds = as_dataset(model.groups, data)
+    if weights is not None:
+        N = next(iter(ds.values())).shape[0]
+        w = np.asarray(weights, np.float64)
+        if w.shape != (N,) or not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
+            raise ValueError(f"weights must be {N} finite non-negative numbers, not all zero "
+                             f"(one per example), got shape {w.shape}")
+        w = jnp.asarray(w, jnp.float32)
     if log_z is None:
         log_z, info = log_partition_auto(model, params, ds, method, max_states, key,
                                          ais_options)
@@ -105,5 +114,10 @@ def log_likelihood(model: Model, params, data, *, log_z=None, per_example: bool 
         out.append(log_sum_exp_states(model, params, xb, enum, sum_out, B, max_states,
                                       "log_likelihood")[:n])
     ll = jnp.concatenate(out) - log_z
-    ll = ll if per_example else jnp.mean(ll)
+    if per_example:
+        pass
+    elif weights is None:
+        ll = jnp.mean(ll)
+    else:
+        ll = jnp.sum(w * ll) / jnp.sum(w)
     return (ll, info) if return_info else ll

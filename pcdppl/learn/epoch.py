@@ -6,8 +6,8 @@ learner state, the data and the example weights — so the graph structure reach
 program as arguments and two learners of the same configuration share one compiled program.
 One epoch shuffles the data, and for every minibatch runs both phases
 (:mod:`pcdppl.learn.estimators`), the sampler's transitions, the optax update and the
-extensions' hooks (:mod:`pcdppl.learn.extensions`), all inside one ``lax.scan``; the host is
-touched once per epoch.
+extensions' hooks (:mod:`pcdppl.learn.extensions`), all inside one ``lax.scan``, then the
+progress monitor once on a sample of the data; the host is touched once per epoch.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from . import estimators as est
 from .extensions import AutoK, integrated_time
 from .recording import RecordPlan, gather_records, record_step
 from .state import LearnerState
+
+
+MONITOR_EXAMPLES = 256  # examples the end-of-epoch monitor (recon_error, PLL) looks at
 
 
 class EpochSpec(NamedTuple):
@@ -148,8 +151,7 @@ def run_epoch(spec: EpochSpec, model, sampler, clamped, state: LearnerState, dat
         if move_after_update:  # the chains the gradient used move on before the extensions see them
             chains, info = _transitions(sampler, k_neg, model, bp_chains, shard(chains), k)
             chains = shard(chains)
-        metrics = {"free_energy_gap": gap, **est.monitor(phases, model, bp, vis, filled),
-                   **est.summarize_info(info)}
+        metrics = {"free_energy_gap": gap, **est.summarize_info(info)}
         new_ext = []
         # the extensions' keys come from the (persistent chains': unused) restart key, so that
         # extensions without randomness leave the random streams of plain PCD unchanged
@@ -172,6 +174,15 @@ def run_epoch(spec: EpochSpec, model, sampler, clamped, state: LearnerState, dat
         batch_step, (state.params, state.opt_state, shard(state.chains), ext0),
         (order, step_keys, rec_flags))
     metrics = {m: jnp.mean(v) for m, v in out["metrics"].items()}
+    # the progress monitor: once per epoch, with the parameters it ends with, on a sample of
+    # its examples (per minibatch it would cost a quarter of an RBM's matmuls)
+    M = min(nb * B, max(B, MONITOR_EXAMPLES))
+    idx = order.reshape(-1)[:M]
+    vis = shard({g: data[g][idx].T for g in phases.visible}, M)
+    bp = model.blocked.params(params)
+    _, _, filled = est.positive_phase(phases, clamped, jax.random.fold_in(key, 1), model, bp,
+                                      vis, spec.k_positive)
+    metrics.update(est.monitor(phases, model, bp, vis, filled))
     extra = dict(state.extra or {})
     if exts:
         extra["ext"] = ext

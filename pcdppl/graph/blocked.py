@@ -131,10 +131,23 @@ class Blocked:
         return list(sum_out)
 
 
+@jax.custom_jvp
+def softplus(x: Array) -> Array:
+    """``log(1 + exp(x))`` whose derivative is ``sigmoid(x)``, a function of ``x`` alone, so
+    that a gradient of a free energy does not need the (discarded) softplus values."""
+    return jax.nn.softplus(x)
+
+
+@softplus.defjvp
+def _softplus_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return softplus(x), jax.nn.sigmoid(x) * t
+
+
 def log_partition_of_units(group, loc: Array, beta=1.0) -> Array:
     """``log Σ_c exp(β (l(c) - l(ref)))`` per unit of a group, from its local log-potentials
     at the reference state: ``softplus(β l)`` for binary/spin log-odds ``(n, C)``, a
     log-sum-exp over states for categorical ``(n, k, C)``."""
     if group.is_categorical:
         return jax.nn.logsumexp(beta * (loc - loc[:, :1]), axis=1)
-    return jax.nn.softplus(beta * loc)
+    return softplus(beta * loc)

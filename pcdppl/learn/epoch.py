@@ -101,6 +101,15 @@ def _transitions(sampler, key, model, bp, chains, k):
     return chains, jax.tree.map(lambda a: a / k, acc)
 
 
+def _chain_weights(exts, ext_states):
+    """The chains' weights of the negative phase (the last extension that has any), or None."""
+    neg_w = None
+    for e, x in zip(exts, ext_states, strict=True):
+        w = e.chain_weights(x)
+        neg_w = w if w is not None else neg_w
+    return neg_w
+
+
 def run_epoch(spec: EpochSpec, model, sampler, clamped, state: LearnerState, data: dict,
               weights=None):
     """One epoch: returns ``(state, metrics, finite, records)``; a diverged epoch (non-finite
@@ -135,12 +144,9 @@ def run_epoch(spec: EpochSpec, model, sampler, clamped, state: LearnerState, dat
         if not move_after_update:
             chains, info = _transitions(sampler, k_neg, model, bp_chains, shard(chains), k)
             chains = shard(chains)
-        neg_w = None
-        for e, x in zip(exts, ext, strict=True):
-            w = e.chain_weights(x)
-            neg_w = w if w is not None else neg_w
+        neg_w = _chain_weights(exts, ext)
         pos_w = None if weights is None else weights[idx]
-        gap, grads = est.gradient(model, params, (pos_x, pos_sum),
+        grads = est.gradient(model, params, (pos_x, pos_sum),
                                   est.negative_phase(phases, chains.x), pos_w, neg_w)
         ext = list(ext)
         for i, e in enumerate(exts):
@@ -151,7 +157,7 @@ def run_epoch(spec: EpochSpec, model, sampler, clamped, state: LearnerState, dat
         if move_after_update:  # the chains the gradient used move on before the extensions see them
             chains, info = _transitions(sampler, k_neg, model, bp_chains, shard(chains), k)
             chains = shard(chains)
-        metrics = {"free_energy_gap": gap, **est.summarize_info(info)}
+        metrics = est.summarize_info(info)
         new_ext = []
         # the extensions' keys come from the (persistent chains': unused) restart key, so that
         # extensions without randomness leave the random streams of plain PCD unchanged
@@ -180,8 +186,11 @@ def run_epoch(spec: EpochSpec, model, sampler, clamped, state: LearnerState, dat
     idx = order.reshape(-1)[:M]
     vis = shard({g: data[g][idx].T for g in phases.visible}, M)
     bp = model.blocked.params(params)
-    _, _, filled = est.positive_phase(phases, clamped, jax.random.fold_in(key, 1), model, bp,
-                                      vis, spec.k_positive)
+    pos_x, pos_sum, filled = est.positive_phase(phases, clamped, jax.random.fold_in(key, 1),
+                                                model, bp, vis, spec.k_positive)
+    metrics["free_energy_gap"] = est.surrogate(
+        model, params, (pos_x, pos_sum), est.negative_phase(phases, chains.x),
+        None if weights is None else weights[idx], _chain_weights(exts, ext))
     metrics.update(est.monitor(phases, model, bp, vis, filled))
     extra = dict(state.extra or {})
     if exts:

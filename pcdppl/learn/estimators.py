@@ -13,8 +13,8 @@ For visible data ``v`` and latent groups ``h`` the average negative log-likeliho
   independent latents the chains' visible states are Rao-Blackwellised:
   ``E_model[∇E] = E_v[∇F(v)]``.
 
-The surrogate ``mean_w F(v_data) - mean_u F(v_chains)`` (weighted means) has gradient (1)
-and is reported as ``free_energy_gap``. Everything here is a pure function of the model (a
+The surrogate ``mean_w F(v_data) - mean_u F(v_chains)`` (weighted means) has gradient (1);
+the learners report it once per epoch as ``free_energy_gap``. Everything here is a pure function of the model (a
 pytree argument), blocked parameters and blocked states.
 """
 
@@ -124,18 +124,19 @@ def weighted_mean(values: Array, weights: Array | None) -> Array:
     return jnp.sum(weights * values) / jnp.sum(weights)
 
 
+def surrogate(model: Model, params, pos, neg, pos_weights=None, neg_weights=None) -> Array:
+    """``mean F(pos) - mean F(neg)``, the surrogate whose gradient is (1) of the module
+    docstring (reported as ``free_energy_gap``). ``pos``/``neg``: ``(x, sum_out)`` pairs;
+    the weights (per column, ``(C,)``) default to uniform."""
+    bp = model.blocked.params(params)
+    return (weighted_mean(free_energy(model, bp, *pos), pos_weights)
+            - weighted_mean(free_energy(model, bp, *neg), neg_weights))
+
+
 def gradient(model: Model, params, pos, neg, pos_weights=None, neg_weights=None):
-    """``(free_energy_gap, grads)`` of the surrogate ``mean F(pos) - mean F(neg)``.
-
-    ``pos``/``neg``: ``(x, sum_out)`` pairs; the weights (per column, ``(C,)``) default to
-    uniform. The gradient is (1) of the module docstring.
-    """
-    def surrogate(p):
-        bp = model.blocked.params(p)
-        return (weighted_mean(free_energy(model, bp, *pos), pos_weights)
-                - weighted_mean(free_energy(model, bp, *neg), neg_weights))
-
-    return jax.value_and_grad(surrogate)(params)
+    """The gradient (1) of the module docstring with respect to ``params``: that of
+    :func:`surrogate` (its value is not computed)."""
+    return jax.grad(surrogate, argnums=1)(model, params, pos, neg, pos_weights, neg_weights)
 
 
 def monitor(phases: Phases, model: Model, bparams, vis: dict, filled: dict) -> dict:

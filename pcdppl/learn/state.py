@@ -41,8 +41,8 @@ class FitResult:
         history: per-epoch metrics, ``dict[str, ndarray (num_epochs,)]``: ``epoch``,
             ``time`` (seconds since ``fit`` was called, initialisation and compilation
             included, validation excluded), ``free_energy_gap``, ``recon_error`` (models
-            with latent groups) or ``pseudo_log_likelihood`` (fully visible models) of up
-            to 256 of the epoch's examples under the parameters it ends with, the
+            with latent groups) or ``pseudo_log_likelihood`` (fully visible models), all
+            three under the parameters the epoch ends with on up to 256 of its examples, the
             means of the sampler's per-chain statistics (``info``; for a vector-valued one
             also ``<name>_min``, its smallest entry), and ``val_log_likelihood`` where a
             validation set was given (NaN on epochs without an evaluation).

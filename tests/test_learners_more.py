@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from models_zoo import table_model
 
 import pcdppl as pp
 from pcdppl.learn import estimators as est
@@ -64,6 +65,31 @@ def test_jarzynski_weights_track_the_exact_log_partition_function():
     always = pp.JarzynskiPCD(model, num_chains=64, batch_size=50, resample_threshold=1.0)
     assert always.fit(data, 1, key=1, progress=False,
                       mixing_warnings=False).history["resampled"][-1] == 1.0
+    # degenerate weights are reported, not silently used
+    with pytest.warns(pp.diagnostics.MixingWarning, match="resampled its chains on 100%"):
+        always.fit(data, 1, key=1, progress=False, record_every=0)
+
+
+@pytest.mark.parametrize("kind", ["rbm", "potts_rbm", "potts_lattice", "table"])
+def test_energy_is_linear_in_the_parameters(kind):
+    """Jarzynski's weight increment uses E_θ'(x) - E_θ(x) = E_(θ'-θ)(x), one evaluation."""
+    if kind == "rbm":
+        model = pp.models.rbm(6, 3)
+    elif kind == "potts_rbm":
+        model = pp.models.rbm(n_visible=4, n_hidden=3, visible_states=3)
+    elif kind == "potts_lattice":
+        model = pp.models.potts((3, 3), 3)
+    else:
+        model, _ = table_model()
+    rng = np.random.default_rng(0)
+    p0 = {k: rng.normal(size=s).astype(np.float32) for k, s in model.param_shapes.items()}
+    p1 = {k: rng.normal(size=s).astype(np.float32) for k, s in model.param_shapes.items()}
+    x = model.blocked.from_values(pp.sample(0, model, p0, num_chains=16, num_samples=1))
+    e = model.blocked.energy
+    bp = model.blocked.params
+    diff = bp(jax.tree.map(jnp.subtract, p1, p0))
+    np.testing.assert_allclose(np.asarray(e(diff, x)), np.asarray(e(bp(p1), x) - e(bp(p0), x)),
+                               rtol=1e-5, atol=1e-4)
 
 
 def _pll_numpy(model, params, x):

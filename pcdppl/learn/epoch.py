@@ -25,7 +25,6 @@ from .extensions import AutoK, integrated_time
 from .recording import RecordPlan, gather_records, record_step
 from .state import LearnerState
 
-
 MONITOR_EXAMPLES = 256  # examples the end-of-epoch monitor (recon_error, PLL) looks at
 
 

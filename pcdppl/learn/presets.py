@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import optax
 
+from ..diagnostics import MixingWarning
 from ..graph.model import Model
 from ..samplers.metropolis import Metropolis
 from ..samplers.pmp import PerturbAndMaxProduct as PMPSampler
@@ -64,9 +65,13 @@ class JarzynskiPCD(ContrastiveLearner):
     phase is the weighted average, and the chains are resampled (systematic resampling) when
     the weights' effective sample size falls below ``resample_threshold × num_chains``. The
     history shows ``ess_fraction`` (mean over the epoch's updates), ``resampled`` (fraction of
-    updates that resampled) and ``log_z_change``, the weights' running estimate of
-    ``log Z_θ − log Z_θ0`` since the start of the fit — so the training log-likelihood
-    ``-mean F(data) - log Z_θ`` can be tracked at no extra cost once ``log Z_θ0`` is known.
+    updates that resampled) and ``log_z``, the weights' running estimate of ``log Z_θ`` at the
+    end of the epoch (the chains start as exact draws of the units' biases with importance
+    weights, so it needs no reference value) — the training log-likelihood
+    ``-mean F(data) - log Z_θ`` is tracked at no extra cost. A fit whose chains resampled on
+    at least half of the updates of its last half warns (:class:`MixingWarning`): the
+    weights then degenerate between updates (learning rate too large for ``num_chains``
+    and ``k``), the negative phase rests on few chains and ``log_z`` is unreliable.
 
     Args:
         resample_threshold: the ESS fraction below which the chains are resampled (default
@@ -85,6 +90,20 @@ class JarzynskiPCD(ContrastiveLearner):
 
     def extensions(self) -> tuple:
         return super().extensions() + (Jarzynski(self.resample_threshold),)
+
+    def fit(self, data, num_epochs: int, key=0, **options):
+        result = super().fit(data, num_epochs, key, **options)
+        resampled = np.asarray(result.history.get("resampled", []))
+        late = resampled[len(resampled) // 2:]
+        if options.get("mixing_warnings", True) and late.size and float(np.mean(late)) >= 0.5:
+            ess = float(np.mean(result.history["ess_fraction"][len(resampled) // 2:]))
+            warnings.warn(
+                f"JarzynskiPCD resampled its chains on {np.mean(late):.0%} of the updates of the "
+                f"last half of the fit (mean ESS fraction {ess:.2f}): the weights degenerate "
+                "between updates, the negative phase rests on few chains and the log_z "
+                "estimate is unreliable; lower the learning rate or raise num_chains or k",
+                MixingWarning, stacklevel=2)
+        return result
 
 
 class MetropolisHastings(ContrastiveLearner):

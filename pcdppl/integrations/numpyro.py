@@ -48,23 +48,36 @@ class KernelState(NamedTuple):
     """State of :class:`Kernel`.
 
     Attributes:
-        z: the chains' values in pcdppl's user layout, ``dict[group, int8 (n,)]`` for one
-            chain, ``(C, n)`` under ``chain_method="vectorized"`` (the sample field).
-        potential_energy: ``E(z)``, ``()`` or ``(C,)`` (request it with
-            ``extra_fields=("potential_energy",)``).
         sampler_state: the pcdppl sampler's state (blocked layout, chains last).
         rng_key: one key per chain (a batch of keys when vectorized).
         sampler: the pcdppl sampler, its model included: the graph structure travels
             through NumPyro's compiled loop as state (an argument), not as constants.
         params: the model's parameters.
+        z: (property) the chains' values in pcdppl's user layout, ``dict[group, int8
+            (n,)]`` for one chain, ``(C, n)`` under ``chain_method="vectorized"`` (the sample
+            field).
+        potential_energy: (property) ``E(z)``, ``()`` or ``(C,)`` (request it with
+            ``extra_fields=("potential_energy",)``).
+
+    ``z`` and ``potential_energy`` are computed when NumPyro reads them (a collected draw),
+    not carried: warmup and thinned-out iterations do not pay for them.
     """
 
-    z: dict
-    potential_energy: jax.Array
     sampler_state: Any
     rng_key: jax.Array
     sampler: Any
     params: dict
+
+    @property
+    def z(self) -> dict:
+        values = self.sampler.model.blocked.to_values(self.sampler_state.x)
+        return values if _is_batch(self.rng_key) else {g: v[0] for g, v in values.items()}
+
+    @property
+    def potential_energy(self) -> jax.Array:
+        model = self.sampler.model
+        e = model.blocked.energy(model.blocked.params(self.params), self.sampler_state.x)
+        return e if _is_batch(self.rng_key) else e[0]
 
 
 def _is_batch(rng_key) -> bool:
@@ -163,8 +176,7 @@ class Kernel(MCMCKernel):
                   for (g, grp), k in zip(model.groups.items(), ks, strict=True)}
         sampler, params = self.sampler, self.params
         bp = model.blocked.params(params)
-        state = sampler.init_state(k_init, model, bp, xb)
-        return _wrap(sampler, params, state, bp, rng_key, batched)
+        return KernelState(sampler.init_state(k_init, model, bp, xb), rng_key, sampler, params)
 
     def sample(self, state, model_args, model_kwargs):
         batched = _is_batch(state.rng_key)
@@ -179,20 +191,10 @@ class Kernel(MCMCKernel):
         model = sampler.model
         bp = model.blocked.params(params)
         s, _ = sampler.transitions(k_step, model, bp, state.sampler_state, self.beta, self.thin)
-        return _wrap(sampler, params, s, bp, _same_kind(nxt, state.rng_key), batched)
+        return KernelState(s, _same_kind(nxt, state.rng_key), sampler, params)
 
     def get_diagnostics_str(self, state):
         return f"energy {float(jnp.mean(state.potential_energy)):.4g}"
-
-
-def _wrap(sampler, params, sampler_state, bp, rng_key, batched) -> KernelState:
-    model = sampler.model
-    values = model.blocked.to_values(sampler_state.x)
-    energy = model.blocked.energy(bp, sampler_state.x)
-    if not batched:
-        values = {g: v[0] for g, v in values.items()}
-        energy = energy[0]
-    return KernelState(values, energy, sampler_state, rng_key, sampler, params)
 
 
 # ---------------------------------------------------------------------- the other direction

@@ -64,9 +64,10 @@ class JarzynskiPCD(ContrastiveLearner):
     phase is the weighted average, and the chains are resampled (systematic resampling) when
     the weights' effective sample size falls below ``resample_threshold × num_chains``. The
     history shows ``ess_fraction`` (mean over the epoch's updates), ``resampled`` (fraction of
-    updates that resampled) and ``log_z_change``, the weights' running estimate of
-    ``log Z_θ − log Z_θ0`` since the start of the fit — so the training log-likelihood
-    ``-mean F(data) - log Z_θ`` can be tracked at no extra cost once ``log Z_θ0`` is known.
+    updates that resampled) and ``log_z``, the weighted chains' running estimate of ``log Z_θ``
+    at the end of the epoch (the chains start as exact draws of the biases alone, weighted to
+    represent ``p_θ0``, so the estimate needs no separate ``log Z_θ0``) — so the training
+    log-likelihood ``-mean F(data) - log Z_θ`` can be tracked at no extra cost.
 
     Args:
         resample_threshold: the ESS fraction below which the chains are resampled (default

@@ -298,6 +298,9 @@ class ContrastiveLearner(Frozen):
             key: PRNG key or int seed. When resuming from a checkpoint its value is ignored,
                 but its implementation must be the checkpoint's (an int seed gives JAX's
                 default implementation).
+            weights: per-example weights ``(N,)`` (finite, non-negative, not all zero), such
+                as DCA sequence weights: the positive phase of every minibatch is the
+                weighted mean ``Σ w ∇F / Σ w``; default: all examples weigh the same.
             validation: held-out data; its exact log-likelihood is recorded every
                 ``eval_every`` epochs (default: about 10 evaluations) and after the last.
             progress: show a progress bar with the current metrics (default ``True``).

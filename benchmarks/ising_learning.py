@@ -11,7 +11,7 @@ record the RMSE of the learned couplings against the truth as a function of wall
 Methods (a list; add a learner by appending one entry to ``METHODS``):
 
 * ``PCD-Gibbs``  — persistent chains, one block-Gibbs sweep per update;
-* ``MH-flip``    — persistent Metropolis chains, one colour-scan sweep of flips per update;
+* ``MH-flip``    — persistent Metropolis chains, one color-scan sweep of flips per update;
 * ``MH-GWG``     — persistent Gibbs-with-Gradients chains, ``--gwg-proposals`` proposals per
   update (default: L, i.e. a fraction 1/L of a sweep's worth of changes at about L times a
   sweep's cost);

@@ -5,7 +5,7 @@ model, couplings J = 0.4, no field, 64 chains. Every sampler runs ``--sweeps`` s
 compiled loop (compilation excluded, best of ``--repeats``), and we report
 
 * block Gibbs: site updates per second (N·C per sweep);
-* MH flip (colour scan, the default), MH flip (random scan, one site at a time) and MH
+* MH flip (color scan, the default), MH flip (random scan, one site at a time) and MH
   block (``block_size`` 4): site proposals per second (N·C per sweep);
 * MH Gibbs-with-Gradients: proposals per second (``num_proposals``·C per step; one proposal
   changes one site but costs a pass over all factors);
@@ -70,7 +70,7 @@ def main() -> None:
     gwg_props = 64
     runs = [
         ("block Gibbs", S.BlockGibbs(model), sw, N * C, "site updates/s"),
-        ("MH flip (colour scan)", S.Metropolis(model), sw, N * C, "site proposals/s"),
+        ("MH flip (color scan)", S.Metropolis(model), sw, N * C, "site proposals/s"),
         ("MH flip (random scan)", S.Metropolis(model, scan="random"), max(sw // 10, 5), N * C,
          "site proposals/s"),
         ("MH block (size 4)", S.Metropolis(model, "block", block_size=4), max(sw // 10, 5), N * C,

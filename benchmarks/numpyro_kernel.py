@@ -3,7 +3,7 @@
 pcdppl's block-Gibbs ``Kernel``; effective samples of the energy per second, and the ratio.
 
 Both samplers do one full sweep per iteration (DiscreteGibbs: every site in random order,
-re-evaluating the model's log density per site; pcdppl: the two checkerboard colour
+re-evaluating the model's log density per site; pcdppl: the two checkerboard color
 classes). ESS is the bulk ESS of the energy over all chains (pcdppl's estimator, equal to
 ArviZ's); seconds are the wall time of ``mcmc.run`` including compilation.
 

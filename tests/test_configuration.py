@@ -73,4 +73,4 @@ def test_old_names_still_work_with_a_deprecation_warning():
     with pytest.warns(DeprecationWarning, match="thin"):
         k = pp.integrations.numpyro.Kernel(model, params, steps_per_sample=2)
     assert k.thin == 2
-    assert pp.samplers.Metropolis(model, scan="colour").scan == "color"
+    assert pp.samplers.Metropolis(model, scan="color").scan == "color"

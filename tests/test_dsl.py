@@ -70,7 +70,7 @@ def test_rbm_preset_shapes_and_graph():
     assert float(np.std(p["W"])) == pytest.approx(0.01, rel=0.2)
     G = m.to_networkx()
     assert G.number_of_nodes() > 80
-    assert len(m.blocks) == 2  # one colour per layer
+    assert len(m.blocks) == 2  # one color per layer
 
 
 def test_ising_inputs_agree():
@@ -126,7 +126,7 @@ def graphs(draw):
 
 @settings(deadline=None)  # examples per run: the profile (tests/conftest.py)
 @given(graphs(), st.sampled_from(["spin", "binary", "categorical"]))
-def test_random_graphs_compile_with_valid_colouring(g, kind):
+def test_random_graphs_compile_with_valid_coloring(g, kind):
     n, edges = g
     fg = pp.FactorGraph()
     grp = {"spin": lambda: fg.spin("x", n), "binary": lambda: fg.binary("x", n),
@@ -134,8 +134,8 @@ def test_random_graphs_compile_with_valid_colouring(g, kind):
     fg.pairwise(grp, grp, edges, name="J")
     fg.bias(grp, name="b")
     m = fg.compile()
-    colours = m.coloring["x"]
-    check_coloring(np.asarray(colours), edges, "x")
+    colors = m.coloring["x"]
+    check_coloring(np.asarray(colors), edges, "x")
     # blocks partition the units
     assert sum(e - s for _, s, e in m.blocks) == n
     p = {k: np.ones(s, np.float32) for k, s in m.param_shapes.items()}
@@ -228,7 +228,7 @@ def test_sampler_for_another_model_is_rejected():
 
 @pytest.mark.slow
 def test_million_spin_lattice_builds_and_sweeps():
-    """10^6 spins, 2·10^6 couplings: vectorised build, checkerboard colouring, one sweep."""
+    """10^6 spins, 2·10^6 couplings: vectorised build, checkerboard coloring, one sweep."""
     model = pp.models.ising((1000, 1000))
     assert model.param_shapes["J"] == (2_000_000,) and len(model.blocks) == 2
     params = model.init_params(0)

@@ -11,7 +11,7 @@ import pytest
 from docs_code import ROOT, run_page
 
 import pcdppl as pp
-from pcdppl.data.reweighting import neighbour_counts
+from pcdppl.data.reweighting import neighbor_counts
 
 
 def reference_counts(x: np.ndarray, reweight: float) -> np.ndarray:
@@ -46,13 +46,13 @@ def test_weights_exact_against_numpy(length, k):
     for theta in thresholds:
         ref = reference_counts(x, theta)
         for block in (16, 128):  # many tiles (off-diagonal pairs) and one padded tile
-            got = neighbour_counts(x, theta, num_states=k, block_size=block)
+            got = neighbor_counts(x, theta, num_states=k, block_size=block)
             np.testing.assert_array_equal(got, ref, err_msg=f"theta={theta}, block={block}")
     w = pp.data.sequence_weights(x, 0.8)
     np.testing.assert_array_equal(w, 1.0 / reference_counts(x, 0.8))
 
 
-def test_ties_at_the_threshold_count_as_neighbours():
+def test_ties_at_the_threshold_count_as_neighbors():
     # identity exactly 0.7 (7 of 10 positions): 0.7 * 10 is 7.000000000000001 in floating
     # point, a threshold computed as ceil(θ·L) would wrongly exclude the pair
     a = np.zeros(10, np.int8)

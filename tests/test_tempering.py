@@ -26,7 +26,7 @@ def test_target_replica_matches_enumeration(name, inner):
     tv, S = empirical_tv(model, params, draws)
     bound = tv_bound(S, 64 * 400)
     assert tv < bound, f"{name}/{inner}: TV {tv:.4f} ≥ bound {bound:.4f}"
-    rate = np.asarray(info["swap_rate"]).mean(axis=(0, 1))  # per neighbouring pair
+    rate = np.asarray(info["swap_rate"]).mean(axis=(0, 1))  # per neighboring pair
     assert info["swap_rate"].shape == (64, 400, 2)
     assert np.all((rate > 0) & (rate <= 1))
     assert draws[next(iter(model.groups))].shape[:2] == (64, 400)

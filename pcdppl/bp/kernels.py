@@ -147,7 +147,7 @@ def _perturb_table(key, th, scale, shape):
 def message_rows(f: Pairwise) -> dict[str, Array]:
     """Per group, the rows of the ``(2E, ...)`` message array (row ``e`` flows to the ``a``
     end of edge ``e``, row ``E + e`` to its ``b`` end; ``2E`` is a zero pad) that each slot
-    of the group's neighbour table receives: the shape of ``f.sides[g].eid``."""
+    of the group's neighbor table receives: the shape of ``f.sides[g].eid``."""
     E = f.num_edges
     out = {}
     for g, side in f.sides.items():
@@ -175,7 +175,7 @@ class PairwiseBinaryKernel(Kernel):
 
     Messages: ``(2E, C)`` log-odds; row ``e`` goes to the ``a`` end of edge ``e``
     (``Pairwise.ia``), row ``E + e`` to its ``b`` end (``Pairwise.ib``). Incoming sums go
-    through the factor's own neighbour tables (:func:`message_rows`).
+    through the factor's own neighbor tables (:func:`message_rows`).
     """
 
     def __init__(self, f: Pairwise):

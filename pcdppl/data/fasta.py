@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .reweighting import check_reweight, check_sequences, neighbour_counts
+from .reweighting import check_reweight, check_sequences, neighbor_counts
 
 ALPHABETS = {"protein": "-ACDEFGHIKLMNPQRSTVWY", "rna": "-ACGU", "dna": "-ACGT"}
 AMBIGUOUS = {"protein": "BJOUXZ", "rna": "NRYSWKMBDHV", "dna": "NRYSWKMBDHV"}
@@ -290,7 +290,7 @@ def load_fasta(path, alphabet="protein", reweight: float | None = 0.8, *, unknow
                              f"{length}{hint}")
     flat = np.frombuffer("".join(seqs).encode("ascii"), np.uint8)
     x = code.lookup[flat].astype(np.int8).reshape(len(seqs), length)
-    counts = neighbour_counts(x, threshold, num_states=len(code.tokens))
+    counts = neighbor_counts(x, threshold, num_states=len(code.tokens))
     weights = 1.0 / counts
     return Alignment(x, weights, code.tokens, tuple(names), float(weights.sum()), threshold)
 

@@ -32,7 +32,7 @@ WORDS_PER_STEP = 10  # packed words (× planes) unrolled in one inner-loop step
 
 def min_matches(reweight: float, length: int) -> int:
     """The least number of equal positions ``c`` with ``c / length >= reweight`` (as
-    computed in float64, so ``c / L`` exactly at the threshold counts as a neighbour)."""
+    computed in float64, so ``c / L`` exactly at the threshold counts as a neighbor)."""
     c = int(np.ceil(reweight * length))
     while c > 0 and (c - 1) / length >= reweight:
         c -= 1
@@ -65,7 +65,7 @@ def pack_planes(x: np.ndarray, num_bits: int, words: int) -> np.ndarray:
     return np.ascontiguousarray(np.stack(planes, axis=1))
 
 
-def neighbour_counts_kernel(packed, multiplicity, max_mismatches, *, tile: int, group: int):
+def neighbor_counts_kernel(packed, multiplicity, max_mismatches, *, tile: int, group: int):
     """``int32 (N_pad,)``: for each row, the multiplicity-weighted number of rows with at
     most ``max_mismatches`` differing positions (itself included).
 
@@ -102,10 +102,10 @@ def neighbour_counts_kernel(packed, multiplicity, max_mismatches, *, tile: int, 
     return counts.reshape(-1)
 
 
-_neighbour_counts = _compile.jit(neighbour_counts_kernel, static_argnames=("tile", "group"))
+_neighbor_counts = _compile.jit(neighbor_counts_kernel, static_argnames=("tile", "group"))
 
 
-def neighbour_counts(sequences, reweight: float, *, num_states: int | None = None,
+def neighbor_counts(sequences, reweight: float, *, num_states: int | None = None,
                      block_size: int = TILE) -> np.ndarray:
     """``int64 (N,)``: for each sequence, the number of sequences (itself included) whose
     identity with it is at least ``reweight``. Arguments as in :func:`sequence_weights`."""
@@ -129,7 +129,7 @@ def neighbour_counts(sequences, reweight: float, *, num_states: int | None = Non
     multiplicity = np.zeros(n_pad, np.int32)
     multiplicity[:u] = mult
     max_mismatches = np.int32(length - min_matches(threshold, length))
-    counts = _neighbour_counts(packed, multiplicity, max_mismatches, tile=int(block_size),
+    counts = _neighbor_counts(packed, multiplicity, max_mismatches, tile=int(block_size),
                                group=group)
     return np.asarray(counts)[:u].astype(np.int64)[inverse.reshape(-1)]
 
@@ -163,7 +163,7 @@ def sequence_weights(sequences, reweight: float | None = 0.8, *, num_states: int
     Returns:
         ``float64 (N,)``.
     """
-    return 1.0 / neighbour_counts(sequences, reweight, num_states=num_states,
+    return 1.0 / neighbor_counts(sequences, reweight, num_states=num_states,
                                   block_size=block_size)
 
 

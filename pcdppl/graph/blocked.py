@@ -1,7 +1,7 @@
 """The blocked-layout API of a model: what samplers, learners and evaluators compute with.
 
 Samplers keep chains in the *blocked layout*: ``x[group]`` is ``int8 (n_g, C)``, units in
-colour-blocked order (see :mod:`pcdppl.graph.layout`), chains last. ``model.blocked`` (a
+color-blocked order (see :mod:`pcdppl.graph.layout`), chains last. ``model.blocked`` (a
 :class:`Blocked`) converts to and from that layout and evaluates energies, free energies and
 local log-odds in it, on parameters gathered once into the layout by :meth:`Blocked.params`.
 Every method is pure and works on traced models inside ``jax.jit``.
@@ -70,7 +70,7 @@ class Blocked:
 
         Binary/spin units: the log-odds of "on", ``Δ_i = -E(x_i = on) + E(x_i = off)``,
         ``(r, C)``; categorical units: ``l_i[c] = -E(x_i = c) + const``, ``(r, k, C)``.
-        ``rows``: a slice (e.g. a colour block) or an index array of blocked rows.
+        ``rows``: a slice (e.g. a color block) or an index array of blocked rows.
         """
         g = self.model.groups[group]
         C = next(iter(x.values())).shape[1]

@@ -1,13 +1,13 @@
-"""Graph colouring of the units inside a group.
+"""Graph coloring of the units inside a group.
 
 Two units of the same group that share a factor must not be updated in the same Gibbs
-block. The colouring is computed with networkx: bipartite graphs get their exact
-2-colouring (``networkx.bipartite.color``), other graphs a greedy colouring
+block. The coloring is computed with networkx: bipartite graphs get their exact
+2-coloring (``networkx.bipartite.color``), other graphs a greedy coloring
 (``networkx.greedy_color``, strategy ``"largest_first"`` by default, ``"DSATUR"`` often
-uses fewer colours on irregular graphs). Graphs above :data:`NETWORKX_LIMIT` units are
-coloured with vectorised NumPy/SciPy equivalents — a bipartiteness test through the
+uses fewer colors on irregular graphs). Graphs above :data:`NETWORKX_LIMIT` units are
+colored with vectorised NumPy/SciPy equivalents — a bipartiteness test through the
 connected components of the bipartite double cover, else a Jones–Plassmann parallel
-greedy colouring — so that a million-spin lattice compiles in seconds.
+greedy coloring — so that a million-spin lattice compiles in seconds.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ STRATEGIES = ("largest_first", "DSATUR", "smallest_last", "random_sequential",
 
 
 def check_coloring(colors: np.ndarray, edges: np.ndarray, group: str) -> None:
-    """Raise if two endpoints of an edge share a colour."""
+    """Raise if two endpoints of an edge share a color."""
     if len(edges) == 0:
         return
     bad = colors[edges[:, 0]] == colors[edges[:, 1]]
@@ -32,13 +32,13 @@ def check_coloring(colors: np.ndarray, edges: np.ndarray, group: str) -> None:
         i, j = edges[np.argmax(bad)]
         raise ValueError(
             f"coloring of group {group!r} is not proper: units {i} and {j} share a factor "
-            f"and both have colour {colors[i]}"
+            f"and both have color {colors[i]}"
         )
 
 
 def color_units(n: int, edges: np.ndarray, strategy: str = "auto",
                 seed: int = 0) -> np.ndarray:
-    """Colour ``n`` units so that the endpoints of every edge differ.
+    """Color ``n`` units so that the endpoints of every edge differ.
 
     Args:
         n: number of units.
@@ -46,10 +46,10 @@ def color_units(n: int, edges: np.ndarray, strategy: str = "auto",
         strategy: ``"auto"`` (bipartite check, then the better of ``"largest_first"`` and,
             up to :data:`DSATUR_LIMIT` units, ``"DSATUR"``) or any
             ``networkx.greedy_color`` strategy name.
-        seed: seed of the random priorities of the vectorised colouring.
+        seed: seed of the random priorities of the vectorised coloring.
 
     Returns:
-        ``(n,)`` int array of colours ``0 .. c-1``.
+        ``(n,)`` int array of colors ``0 .. c-1``.
     """
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     if len(edges) == 0:
@@ -67,7 +67,7 @@ def color_units(n: int, edges: np.ndarray, strategy: str = "auto",
         if strategy != "auto":
             return _greedy(G, n, strategy)
         colors = _greedy(G, n, "largest_first")
-        if n <= DSATUR_LIMIT:  # DSATUR often needs fewer colours (fewer Gibbs blocks)
+        if n <= DSATUR_LIMIT:  # DSATUR often needs fewer colors (fewer Gibbs blocks)
             dsatur = _greedy(G, n, "DSATUR")
             if dsatur.max() < colors.max():
                 colors = dsatur
@@ -89,12 +89,12 @@ def _compact(colors: np.ndarray) -> np.ndarray:
 
 
 def _bipartite_colors(n: int, edges: np.ndarray) -> np.ndarray | None:
-    """2-colouring via the bipartite double cover, or None if some component has an odd cycle.
+    """2-coloring via the bipartite double cover, or None if some component has an odd cycle.
 
     The double cover has nodes (v, 0) and (v, 1) and an edge (u, s)–(v, 1-s) per edge u–v.
     A connected component of the graph is bipartite iff its cover splits into two
     components; then (v, 0) and (v, 1) lie in different ones and the order of their labels
-    is a proper 2-colouring.
+    is a proper 2-coloring.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -111,12 +111,12 @@ def _bipartite_colors(n: int, edges: np.ndarray) -> np.ndarray | None:
 
 
 def _jones_plassmann(n: int, edges: np.ndarray, seed: int) -> np.ndarray:
-    """Parallel greedy colouring: a vertex whose random priority beats all its uncoloured
-    neighbours takes the smallest colour none of its coloured neighbours has."""
+    """Parallel greedy coloring: a vertex whose random priority beats all its uncolored
+    neighbors takes the smallest color none of its colored neighbors has."""
     src = np.concatenate([edges[:, 0], edges[:, 1]])
     dst = np.concatenate([edges[:, 1], edges[:, 0]])
     if np.bincount(src, minlength=n).max() >= 63:
-        # bit masks below hold 63 colours; dense graphs go to networkx
+        # bit masks below hold 63 colors; dense graphs go to networkx
         G = nx.Graph()
         G.add_nodes_from(range(n))
         G.add_edges_from(map(tuple, edges))
@@ -124,7 +124,7 @@ def _jones_plassmann(n: int, edges: np.ndarray, seed: int) -> np.ndarray:
         return _compact(np.array([col[i] for i in range(n)], dtype=np.int64))
     prio = np.random.default_rng(seed).permutation(n)
     colors = np.full(n, -1, dtype=np.int64)
-    used = np.zeros(n, dtype=np.int64)  # bit c set: a neighbour has colour c
+    used = np.zeros(n, dtype=np.int64)  # bit c set: a neighbor has color c
     while True:
         open_ = colors < 0
         if not open_.any():
@@ -141,16 +141,16 @@ def _jones_plassmann(n: int, edges: np.ndarray, seed: int) -> np.ndarray:
 
 
 def color_groups(groups: Mapping, specs, coloring="auto") -> dict[str, np.ndarray]:
-    """The colour of every unit of every group (user order), ``dict[group, (n,) ints]``.
+    """The color of every unit of every group (user order), ``dict[group, (n,) ints]``.
 
     Args:
         groups: the model's groups.
         specs: the declared factors (:class:`~pcdppl.graph.spec.FactorSpec`); units of one
-            group that share a factor instance must get different colours.
-        coloring: ``"auto"``, a networkx greedy-colouring strategy name, or a dict giving the
-            colours of some groups (checked).
+            group that share a factor instance must get different colors.
+        coloring: ``"auto"``, a networkx greedy-coloring strategy name, or a dict giving the
+            colors of some groups (checked).
 
-    Every colouring, given or computed, is verified to be proper.
+    Every coloring, given or computed, is verified to be proper.
     """
     given = {}
     strategy = "auto"

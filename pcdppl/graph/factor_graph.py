@@ -211,8 +211,8 @@ class FactorGraph:
         """Compile into an immutable :class:`pcdppl.Model`.
 
         Args:
-            coloring: ``"auto"``, a networkx greedy-colouring strategy name, or a dict
-                giving the colour of every unit (user order) of some groups.
+            coloring: ``"auto"``, a networkx greedy-coloring strategy name, or a dict
+                giving the color of every unit (user order) of some groups.
             meta: free-form information kept on the model (e.g. networkx node labels).
         """
         if not self._groups:

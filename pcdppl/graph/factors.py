@@ -36,7 +36,7 @@ from .neighbors import Neighbors, Rows, gather, pytree
 
 Array = jax.Array
 
-# Up to this many neighbour slots, local fields are summed slot by slot (fused by XLA).
+# Up to this many neighbor slots, local fields are summed slot by slot (fused by XLA).
 UNROLL_MAX_DEGREE = 16
 
 
@@ -224,7 +224,7 @@ class Pairwise(Factor):
         return g.span * jnp.sum(J[:, :, None] * as_float(nb), axis=1)
 
     def _local_unrolled(self, J, xo, nbr, g):
-        """Sum over the ``d`` neighbour slots as ``d`` fused gather-multiply-adds (XLA
+        """Sum over the ``d`` neighbor slots as ``d`` fused gather-multiply-adds (XLA
         would lower the einsum to ``r`` tiny batched matmuls)."""
         acc = None
         for j in range(nbr.shape[1]):

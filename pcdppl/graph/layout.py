@@ -1,8 +1,8 @@
-"""Blocked layout of a group's units: colour classes stored contiguously.
+"""Blocked layout of a group's units: color classes stored contiguously.
 
-A Gibbs half-sweep updates one colour class. Storing each class as a contiguous range of
+A Gibbs half-sweep updates one color class. Storing each class as a contiguous range of
 rows turns the write-back into a slice update, and storing chains as the *last* axis turns
-every neighbour gather into a gather of whole rows (``C`` contiguous bytes), which is what
+every neighbor gather into a gather of whole rows (``C`` contiguous bytes), which is what
 makes a generic, table-driven sweep run at the speed of a hand-written lattice kernel.
 
 A :class:`GroupLayout` is a pytree: the permutations are device arrays (leaves) and the block
@@ -21,7 +21,7 @@ class GroupLayout:
 
     Attributes:
         size: number of units.
-        blocks: ``(start, end)`` row range of each colour class, in colour order.
+        blocks: ``(start, end)`` row range of each color class, in color order.
         identity: whether the blocked order is the user order (no gathers needed).
         perm: user index of the unit at each blocked position, ``int32 (n,)`` device array
             (``None`` when ``identity``).
@@ -35,7 +35,7 @@ class GroupLayout:
 
     @classmethod
     def from_colors(cls, colors: np.ndarray) -> GroupLayout:
-        """The layout of units with the given colours (user order)."""
+        """The layout of units with the given colors (user order)."""
         colors = np.asarray(colors, dtype=np.int64)
         perm = np.argsort(colors, kind="stable")
         inv = np.empty_like(perm)

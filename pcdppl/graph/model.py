@@ -41,7 +41,7 @@ Array = jax.Array
 
 class HostInfo:
     """What a model keeps on the host only (absent from traced copies of it): the
-    declarations, the colouring, the initializers, free-form metadata."""
+    declarations, the coloring, the initializers, free-form metadata."""
 
     def __init__(self, specs, colors, initializers, meta):
         self.specs: tuple[FactorSpec, ...] = tuple(specs)
@@ -83,7 +83,7 @@ class Model:
     Attributes:
         groups: ordered mapping of group name to :class:`VariableGroup`.
         factors: the compiled factors, in declaration order.
-        layouts: colour-blocked layout of each group.
+        layouts: color-blocked layout of each group.
         param_shapes: parameter name -> shape.
         blocked: the blocked-layout API (:class:`~pcdppl.graph.blocked.Blocked`).
         meta: read-only free-form information (e.g. networkx node labels, image shapes).
@@ -127,7 +127,7 @@ class Model:
     def _host(self) -> HostInfo:
         if self.host is None:
             raise ValueError("this is a traced copy of a model (inside a compiled program): "
-                             "its declarations, colouring and metadata live on the host model")
+                             "its declarations, coloring and metadata live on the host model")
         return self.host
 
     @property
@@ -141,7 +141,7 @@ class Model:
 
     @property
     def coloring(self) -> dict[str, np.ndarray]:
-        """Colour of every unit (user order), per group."""
+        """Color of every unit (user order), per group."""
         return {g: c.copy() for g, c in self._host().colors.items()}
 
     # ---------------------------------------------------------------- structure

@@ -1,4 +1,4 @@
-"""Neighbour tables: which units share a factor with each unit, in the blocked layout.
+"""Neighbor tables: which units share a factor with each unit, in the blocked layout.
 
 A :class:`Neighbors` table is a pytree (its index arrays are leaves), built once when a model
 is compiled; :func:`gather` reads through it without bounds clamping; :func:`pytree`
@@ -15,7 +15,7 @@ from jax.tree_util import register_pytree_node
 Array = jax.Array
 Rows = slice | np.ndarray | Array
 
-# A padded neighbour table wastes ``n * max_degree - E`` slots. When that waste exceeds
+# A padded neighbor table wastes ``n * max_degree - E`` slots. When that waste exceeds
 # this factor times the number of edges (star-like graphs), block updates use a sorted
 # segment sum instead. The choice is made once, at compile time.
 PAD_WASTE_LIMIT = 4.0
@@ -53,7 +53,7 @@ def gather(a: Array, idx) -> Array:
 
 @pytree
 class Neighbors:
-    """Neighbour lists of one group's units through one factor (blocked order).
+    """Neighbor lists of one group's units through one factor (blocked order).
 
     ``padded`` mode: ``nbr`` and ``eid`` of shape ``(n, d)``; empty slots point at edge
     ``num_edges`` (a zero coupling). ``segment`` mode (star-like graphs): ``src``, ``dst``,

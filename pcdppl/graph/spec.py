@@ -34,7 +34,7 @@ class FactorSpec:
 
     def unit_pairs(self, group: str):
         """Pairs of units (user order) of ``group`` that share an instance of this factor:
-        ``(m, 2)`` ints (what colouring must keep apart)."""
+        ``(m, 2)`` ints (what coloring must keep apart)."""
         if self.kind == "pairwise" and self.groups[0] == self.groups[1] == group:
             return self.data
         if self.kind == "table":

@@ -156,6 +156,9 @@ class ContrastiveLearner(Frozen):
         sampler = resolve_sampler(model, sampler, "learner")
         self.auto_k = None
         if k == "auto":
+            if not persistent:
+                raise ValueError("k='auto' needs persistent chains: it adapts k to their "
+                                 "autocorrelation time, which CD-k's restarted chains do not have")
             check_positive(k_max=k_max)
             if not (isinstance(k_target, (int, float)) and np.isfinite(k_target) and k_target > 0):
                 raise ValueError(f"k_target must be a positive number, got {k_target!r}")

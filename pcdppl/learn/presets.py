@@ -123,7 +123,8 @@ class MetropolisHastings(ContrastiveLearner):
     Args:
         model: compiled model.
         proposal: ``"flip"``, ``"block"`` or ``"gwg"`` (see :class:`pcdppl.samplers.Metropolis`).
-        k: sampler transitions per update (``steps`` is a deprecated alias).
+        k: sampler transitions per update, or ``"auto"`` with ``k_target``/``k_max`` (see
+            :class:`ContrastiveLearner`; ``steps`` is a deprecated alias).
         scan, block_size, num_proposals: see :class:`~pcdppl.samplers.Metropolis`.
         centered, offset_rate: centered gradients (see :class:`ContrastiveLearner`).
         Other arguments: as in :class:`ContrastiveLearner`.
@@ -131,10 +132,11 @@ class MetropolisHastings(ContrastiveLearner):
 
     ALIASES = {"steps": "k"}
 
-    def __init__(self, model: Model, *, proposal: str = "flip", num_chains: int = 100, k: int = 1,
-                 optimizer: optax.GradientTransformation | None = None, batch_size: int = 20,
-                 persistent: bool = True, scan: str = "color", block_size: int = 2,
-                 num_proposals: int = 1, k_positive: int = 10, data_init: bool = True,
+    def __init__(self, model: Model, *, proposal: str = "flip", num_chains: int = 100,
+                 k: int | str = 1, optimizer: optax.GradientTransformation | None = None,
+                 batch_size: int = 20, persistent: bool = True, scan: str = "color",
+                 block_size: int = 2, num_proposals: int = 1, k_positive: int = 10,
+                 data_init: bool = True, k_target: float = 1.0, k_max: int = 100,
                  centered: bool = False, offset_rate: float = 0.01):
         if not isinstance(model, Model):
             raise TypeError(f"expected a compiled pcdppl.Model, got {type(model).__name__}")
@@ -142,8 +144,8 @@ class MetropolisHastings(ContrastiveLearner):
                              num_proposals=num_proposals)
         super().__init__(model, sampler=sampler, num_chains=num_chains, k=k,
                          optimizer=optimizer, batch_size=batch_size, persistent=persistent,
-                         k_positive=k_positive, data_init=data_init, centered=centered,
-                         offset_rate=offset_rate)
+                         k_positive=k_positive, data_init=data_init, k_target=k_target,
+                         k_max=k_max, centered=centered, offset_rate=offset_rate)
 
 
 class PerturbAndMaxProductLearner(ContrastiveLearner):

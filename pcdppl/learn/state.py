@@ -44,7 +44,9 @@ class FitResult:
             with latent groups) or ``pseudo_log_likelihood`` (fully visible models), all
             three under the parameters the epoch ends with on up to 256 of its examples, the
             means of the sampler's per-chain statistics (``info``; for a vector-valued one
-            also ``<name>_min``, its smallest entry), and ``val_log_likelihood`` where a
+            also ``<name>_min``, its smallest entry), what the learner's extensions add
+            (``k="auto"``: ``k``, ``iat``, ``iat_updates``; :class:`~pcdppl.JarzynskiPCD`:
+            ``ess_fraction``, ``resampled``, ``log_z``), and ``val_log_likelihood`` where a
             validation set was given (NaN on epochs without an evaluation).
         chains: the persistent fantasy particles, ``dict[group, int8 ndarray (num_chains, n)]``
             (NumPy, user order).

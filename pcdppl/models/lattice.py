@@ -9,7 +9,7 @@ import numpy as np
 
 
 def lattice_edges(shape: tuple[int, ...], periodic: bool = True) -> np.ndarray:
-    """Nearest-neighbour edges of a hypercubic lattice, sites numbered row-major.
+    """Nearest-neighbor edges of a hypercubic lattice, sites numbered row-major.
 
     Each site is linked to its successor along every axis; with ``periodic=True`` the last
     site of a line links back to the first. An axis of length 2 has one edge per line

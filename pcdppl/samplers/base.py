@@ -1,7 +1,7 @@
 """The sampler protocol: what every sampler, built-in or a user's, implements.
 
 A sampler is immutable configuration over two pure functions of the **blocked layout**
-(``x[group]`` is ``int8 (n_g, C)``, rows in colour-blocked order, chains last; see
+(``x[group]`` is ``int8 (n_g, C)``, rows in color-blocked order, chains last; see
 :class:`pcdppl.graph.blocked.Blocked`), in the style of blackjax:
 
 * ``init_state(key, model, bparams, x) -> state`` — a NamedTuple whose field ``x`` holds the

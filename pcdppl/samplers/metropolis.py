@@ -64,7 +64,7 @@ class Metropolis(Sampler):
             ``"gwg"`` (Gibbs-with-Gradients). See the module docstring for the equations.
         scan: for ``"flip"``: ``"color"`` (all sites of a color class at once, classes in
             random order; fast) or ``"random"`` (sites one at a time in random order).
-            ``"colour"`` is accepted as an alias of ``"color"``.
+            ``"color"`` is accepted as an alias of ``"color"``.
         block_size: sites in one ``"block"`` proposal: the first changes, each other with
             probability 1/2 (groups smaller than this use blocks of their size).
         num_proposals: ``"gwg"`` proposals per step (default 1, one flip per step as in
@@ -79,7 +79,7 @@ class Metropolis(Sampler):
         super().__init__(model)
         if proposal not in PROPOSALS:
             raise ValueError(f"unknown proposal {proposal!r}; expected one of {PROPOSALS}")
-        scan = "color" if scan == "colour" else scan
+        scan = "color" if scan == "color" else scan
         if scan not in SCANS:
             raise ValueError(f"unknown scan {scan!r}; expected one of {SCANS}")
         for name, v in (("block_size", block_size), ("num_proposals", num_proposals)):

@@ -5,7 +5,7 @@ Replica ``r`` of every chain targets ``π_r(x) ∝ exp(-β_r E(x))`` on a ladder
 
 1. advances every replica with the inner sampler at its own inverse temperature (all
    ``R × C`` replicas in one call: the inner kernel receives one β per chain), then
-2. proposes to swap the states of neighbouring replicas, first the pairs ``(0,1), (2,3), …``
+2. proposes to swap the states of neighboring replicas, first the pairs ``(0,1), (2,3), …``
    then ``(1,2), (3,4), …``, each accepted with probability
 
        α = min(1, exp((β_r - β_{r+1}) (E(x_r) - E(x_{r+1})))),
@@ -84,7 +84,7 @@ class ReplicaExchange(Sampler):
         betas: the ladder of inverse temperatures, sorted (either direction), all positive,
             largest exactly 1 (the target). E.g. ``np.geomspace(0.1, 1, 8)``.
 
-    ``info["swap_rate"]`` (``(C, R-1)``) reports the swaps of each neighbouring pair (a
+    ``info["swap_rate"]`` (``(C, R-1)``) reports the swaps of each neighboring pair (a
     learner's history shows their mean and, as ``swap_rate_min``, the rate of the pair that
     swaps least). The ``beta`` argument of ``step``/``run`` scales the whole ladder.
     """

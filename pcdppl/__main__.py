@@ -1,0 +1,7 @@
+"""``python -m pcdppl``: the command line (same as the ``pcdppl`` script)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -2,8 +2,9 @@
 
 Rule: at import, unless the user configured JAX's cache already, compiled programs are
 kept in ``$PCDPPL_CACHE_DIR`` (default ``$XDG_CACHE_HOME/pcdppl/xla`` or
-``~/.cache/pcdppl/xla``), every program that took more than ``MIN_COMPILE_SECONDS`` to
-compile, so a second process starts its first epoch without recompiling.
+``~/.cache/pcdppl/xla``), every program however quick its compilation, so a second process
+starts its first epoch without compiling anything; the folder is kept under ``MAX_BYTES``
+by evicting the least recently used programs.
 ``PCDPPL_CACHE_DIR=off`` (or ``pcdppl.set_compilation_cache(None)``) turns it off. JAX
 writes each entry atomically (a temporary file renamed into place), so processes may share
 a folder. Measurements: ``docs/performance.md``.
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import jax
 
-MIN_COMPILE_SECONDS = 0.1
+MIN_COMPILE_SECONDS = 0.0  # small programs too: reading one back takes milliseconds
+MAX_BYTES = 2 * 2**30
 _OFF = ("off", "0", "none", "false", "")
 
 
@@ -36,6 +38,7 @@ def set_compilation_cache(path: str | os.PathLike | None = "default") -> Path | 
     jax.config.update("jax_enable_compilation_cache", True)
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
+    jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
     return folder
 
 

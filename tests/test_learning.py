@@ -297,6 +297,33 @@ def test_divergence_raises_with_last_good_params():
     assert all(np.all(np.isfinite(v)) for v in info.value.last_params.values())
 
 
+def _nan_at_update(step: int) -> optax.GradientTransformation:
+    """SGD(0.01) whose update number ``step`` is NaN."""
+    def init(params):
+        return {"n": jnp.zeros((), jnp.int32)}
+
+    def update(grads, state, params=None):
+        bad = state["n"] == step
+        updates = jax.tree.map(lambda g: jnp.where(bad, jnp.nan, -0.01 * g), grads)
+        return updates, {"n": state["n"] + 1}
+
+    return optax.GradientTransformation(init, update)
+
+
+def test_divergence_in_a_pipelined_epoch_keeps_the_last_finite_state():
+    """The host reads an epoch's finite flag while the next epoch runs: a divergence in
+    epoch 3 of 6 is still reported as epoch 3, with the state after epoch 2."""
+    model = pp.models.rbm(6, 3)
+    data = (np.random.default_rng(0).random((100, 6)) < 0.4).astype(np.int8)
+    learner = pp.PCD(model, num_chains=20, batch_size=20, optimizer=_nan_at_update(12))
+    with pytest.raises(FloatingPointError, match="in epoch 3;") as info:
+        learner.fit(data, num_epochs=6, key=0, progress=False, record_every=0)
+    good = learner.fit(data, num_epochs=2, key=0, progress=False, record_every=0)
+    assert int(info.value.state.epoch) == 2
+    for name, v in good.params.items():
+        np.testing.assert_array_equal(np.asarray(info.value.last_params[name]), v)
+
+
 @pytest.mark.slow
 def test_initial_state_host_and_compiled_paths():
     """Built-in initializers + block Gibbs + a stateless optimiser: the initial state is made

@@ -1,8 +1,9 @@
 """The host loop of every learner's ``fit``: data, resume, progress, validation, checkpoints.
 
 The loop is the only part of learning that runs on the host. It calls the learner's compiled
-epoch once per epoch and touches the device once per epoch (metrics, finite flag, epoch
-counter in one transfer); everything numerical happens in the learner's programs. A learner
+epoch once per epoch and reads its metrics and finite flag in one transfer, while the next
+epoch already runs (except where validation, a checkpoint or the end needs the state on the
+host); everything numerical happens in the learner's programs. A learner
 supplies ``model``, ``batch_size``, ``mesh``, ``records_chains``, ``fingerprint()``,
 ``init_state(key, data, init_params)``, ``run_epoch(state, data, visible, num_examples, plan,
 weights)`` and ``result(state, history, recording)``.
@@ -87,33 +88,55 @@ def fit(learner, data, num_epochs: int, key=0, *, weights=None, validation=None,
     t_train = time.perf_counter() - t_start  # initialisation counts as training time
     t_train += history["time"][-1] if history["time"] else 0.0
     evaluate = Validation(model, val)
+    first = int(jax.device_get(state.epoch))  # the epoch counter before this fit
+
+    def host_reads_state(i: int) -> bool:
+        """Whether epoch ``i``'s state must reach the host before epoch ``i + 1`` starts
+        (validation, checkpoints, the end); otherwise epoch ``i + 1`` is dispatched first
+        and the host reads epoch ``i``'s metrics while it runs."""
+        return (ckpt is not None or i == num_epochs - 1
+                or (val is not None and (first + i + 1) % eval_every == 0))
+
+    def finish(i: int, metrics, finite, records) -> None:
+        nonlocal t_train, t_zero
+        if recording is not None:
+            recording.append(records)
+        metrics, finite = jax.device_get((metrics, finite))
+        t_train = time.perf_counter() - t_zero
+        epoch = first + i + 1
+        if not finite:  # a diverged epoch returned the state it started from
+            raise FloatingPointError(
+                f"parameters became NaN or infinite in epoch {epoch}; lower the "
+                f"learning rate. The last finite parameters are in this error's "
+                f"`last_params` attribute (the learner state in `state`).")
+        history["epoch"].append(epoch)
+        history["time"].append(t_train)
+        for m, v in metrics.items():
+            history.setdefault(m, []).append(float(v))
+        if val is not None:
+            ll = np.nan
+            if epoch % eval_every == 0 or i == num_epochs - 1:
+                ll = evaluate(state.params)  # never a pipelined epoch: state is epoch i's
+            history.setdefault("val_log_likelihood", []).append(ll)
+        bar.update({m: v[-1] for m, v in history.items() if m not in ("epoch", "time")})
+        if ckpt is not None:
+            ckpt.after_epoch(state, history, final=i == num_epochs - 1, guard=guard)
+        t_zero = time.perf_counter() - t_train  # validation and checkpoints are not training
+
+    t_zero = time.perf_counter() - t_train  # the clock of history["time"]
+    pending = None
     try:
         for i in range(num_epochs):
-            t0 = time.perf_counter()
-            state, metrics, finite, records = learner.run_epoch(state, data_b, visible, N, plan, w)
-            if recording is not None:
-                recording.append(records)
-            metrics, finite, epoch = jax.device_get((metrics, finite, state.epoch))
-            t_train += time.perf_counter() - t0
-            epoch = int(epoch)
-            if not finite:
-                raise FloatingPointError(
-                    f"parameters became NaN or infinite in epoch {epoch + 1}; lower the "
-                    f"learning rate. The last finite parameters are in this error's "
-                    f"`last_params` attribute (the learner state in `state`).")
-            history["epoch"].append(epoch)
-            history["time"].append(t_train)
-            for m, v in metrics.items():
-                history.setdefault(m, []).append(float(v))
-            if val is not None:
-                ll = np.nan
-                if epoch % eval_every == 0 or i == num_epochs - 1:
-                    ll = evaluate(state.params)
-                history.setdefault("val_log_likelihood", []).append(ll)
-            bar.update({m: v[-1] for m, v in history.items() if m not in ("epoch", "time")})
-            if ckpt is not None:
-                ckpt.after_epoch(state, history, final=i == num_epochs - 1, guard=guard)
+            state, *out = learner.run_epoch(state, data_b, visible, N, plan, w)
+            if pending is not None:  # the previous epoch, read while this one runs
+                finish(i - 1, *pending)
+            pending = out
+            if host_reads_state(i):
+                finish(i, *pending)
+                pending = None
     except FloatingPointError as err:
+        # a diverged epoch leaves the state unchanged, and so does the (deterministic) epoch
+        # dispatched after it from that same state: ``state`` is the last finite one
         err.last_params, err.state = state.params, state
         raise
     finally:

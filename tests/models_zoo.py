@@ -21,7 +21,7 @@ import pcdppl as pp
 from pcdppl.graph.factors import UNROLL_MAX_DEGREE
 
 
-def _randomize(model, seed: int, scale: float = 1.0) -> dict:
+def randomize(model, seed: int, scale: float = 1.0) -> dict:
     """Random parameters of every factor: N(0, scale²) (strong, frustrated couplings)."""
     rng = np.random.default_rng(seed)
     return {n: jax.numpy.asarray(scale * rng.standard_normal(s), jax.numpy.float32)
@@ -33,17 +33,17 @@ def frustrated_ising(seed: int = 0):
     g = nx.grid_2d_graph(3, 3)
     g.add_edges_from([((0, 0), (1, 1)), ((1, 1), (2, 2)), ((0, 2), (1, 1))])
     m = pp.models.ising(g)
-    return m, _randomize(m, seed, 0.8)
+    return m, randomize(m, seed, 0.8)
 
 
 def small_rbm(seed: int = 1):
     m = pp.models.rbm(6, 4)
-    return m, _randomize(m, seed, 1.0)
+    return m, randomize(m, seed, 1.0)
 
 
 def small_potts(seed: int = 2):
     m = pp.models.potts(nx.cycle_graph(5), k=3)
-    return m, _randomize(m, seed, 1.0)
+    return m, randomize(m, seed, 1.0)
 
 
 def table_model(seed: int = 3):
@@ -60,7 +60,7 @@ def table_model(seed: int = 3):
     fg.table([a, b, c], np.array([[0, 1, 0], [2, 2, 1]]), name="T")
     fg.table([c, c], np.array([[0, 1]]), name="T_cc")
     m = fg.compile()
-    return m, _randomize(m, seed, 1.0)
+    return m, randomize(m, seed, 1.0)
 
 
 ZOO = {"ising": frustrated_ising, "rbm": small_rbm, "potts": small_potts, "table": table_model}
@@ -82,12 +82,12 @@ def tied_model(seed: int = 4):
     fg.pairwise(s, b, np.array([[0, 0], [1, 1], [3, 2]]), name="K", tied=True)
     fg.table([b, c], np.array([[0, 0], [1, 1], [2, 0]]), name="T", tied=True)
     m = fg.compile()
-    return m, _randomize(m, seed, 0.9)
+    return m, randomize(m, seed, 0.9)
 
 
 def spin_rbm(seed: int = 5):
     m = pp.models.rbm(5, 3, visible="spin", hidden="spin")
-    return m, _randomize(m, seed, 0.7)
+    return m, randomize(m, seed, 0.7)
 
 
 def potts_tables(seed: int = 6):
@@ -101,7 +101,7 @@ def potts_tables(seed: int = 6):
     fg.table([s, s, s], np.array([[4, 0, 1], [4, 2, 3]]), name="T3")
     fg.table([s, s], np.array([[0, 2], [1, 3]]), name="T2", tied=True)
     m = fg.compile()
-    return m, _randomize(m, seed, 0.7)
+    return m, randomize(m, seed, 0.7)
 
 
 EXTRA = {"tied": tied_model, "spin_rbm": spin_rbm, "potts_tables": potts_tables}
@@ -111,13 +111,13 @@ EXTRA = {"tied": tied_model, "spin_rbm": spin_rbm, "potts_tables": potts_tables}
 def complete_ising(seed: int = 7, n: int = 20):
     """Ising model on the complete graph K20: degree 19 > 16, the gathered padded path."""
     m = pp.models.ising(nx.complete_graph(n))
-    return m, _randomize(m, seed, 0.5)
+    return m, randomize(m, seed, 0.5)
 
 
 def complete_potts(seed: int = 8, n: int = 18):
     """Potts model (k = 3) on K18: the gathered padded path of categorical units."""
     m = pp.models.potts(nx.complete_graph(n), k=3)
-    return m, _randomize(m, seed, 0.5)
+    return m, randomize(m, seed, 0.5)
 
 
 def hub_binary(seed: int = 9):
@@ -131,20 +131,20 @@ def hub_binary(seed: int = 9):
     fg.pairwise(x, x, np.concatenate([spokes, ring]), name="J")
     fg.bias(x, name="b", tied=True)
     m = fg.compile()
-    return m, _randomize(m, seed, 0.8)
+    return m, randomize(m, seed, 0.8)
 
 
 def star_ising(seed: int = 10, leaves: int = 60):
     """Ising star, a centre with 60 leaves: the padded table would waste 60·61 - 120 slots,
     so the sorted segment sum is taken."""
     m = pp.models.ising(nx.star_graph(leaves))
-    return m, _randomize(m, seed, 0.8)
+    return m, randomize(m, seed, 0.8)
 
 
 def star_potts(seed: int = 11, leaves: int = 50):
     """Potts star (k = 4): the segment-sum path of categorical units, with a tied coupling."""
     m = pp.models.potts(nx.star_graph(leaves), k=4, coupling="tied")
-    return m, _randomize(m, seed, 0.8)
+    return m, randomize(m, seed, 0.8)
 
 
 def cross_star(seed: int = 12):
@@ -162,7 +162,7 @@ def cross_star(seed: int = 12):
     fg.bias(a)
     fg.bias(b)
     m = fg.compile()
-    return m, _randomize(m, seed, 0.8)
+    return m, randomize(m, seed, 0.8)
 
 
 LATTICE_SIDE = 317  # 317² = 100,489 spins > NETWORKX_LIMIT; odd periodic side: not bipartite
@@ -172,7 +172,7 @@ def big_lattice(seed: int = 13):
     """Periodic 317×317 Ising lattice: more than 100,000 units and odd cycles, so the
     colouring is the vectorised Jones–Plassmann one (three or more colours)."""
     m = pp.models.ising((LATTICE_SIDE, LATTICE_SIDE), periodic=True)
-    return m, _randomize(m, seed, 1.0)
+    return m, randomize(m, seed, 1.0)
 
 
 U, G, S = "unrolled", "gather", "segment"

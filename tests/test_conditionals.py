@@ -399,6 +399,8 @@ def test_big_lattice_jones_plassmann_coloring_and_every_unit():
     n = model.groups["s"].size
     colors = model.coloring["s"]
     assert n > NETWORKX_LIMIT and colors.max() + 1 >= 3
+    edges = next(s for s in model.specs if s.name == "J").data
+    assert len(edges) == 2 * n and not np.any(colors[edges[:, 0]] == colors[edges[:, 1]])
     rng = np.random.default_rng(0)
     moves = rng.choice(n, 32, replace=False)
     spans, out = pieces("big_lattice", moves)

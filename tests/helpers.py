@@ -1,12 +1,12 @@
-"""Shared test utilities: exact distributions by enumeration and sample-size-aware bounds."""
+"""Shared test utilities: joint states as integer codes, counting compilations.
+
+Exactness checks of samplers live in tests/exactness.py (calibrated z-tests).
+"""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from pcdppl.evaluate import exact_probabilities
 from pcdppl.graph.groups import to_state_index
 
 
@@ -22,23 +22,6 @@ def state_codes(model, draws: dict) -> np.ndarray:
         codes = c if codes is None else codes + c
         place *= grp.num_states ** grp.size
     return codes
-
-
-def empirical_tv(model, params, draws: dict) -> tuple[float, int]:
-    """Total-variation distance between the draws' empirical distribution and the exact one.
-
-    Returns ``(tv, num_states)``."""
-    _, probs = exact_probabilities(model, params)
-    codes = state_codes(model, draws).ravel()
-    emp = np.bincount(codes, minlength=probs.size) / codes.size
-    return 0.5 * float(np.abs(emp - probs).sum()), probs.size
-
-
-def tv_bound(num_states: int, num_effective: float, slack: float = 3.0) -> float:
-    """A loose upper bound on the TV distance of an empirical distribution from ``num_effective``
-    independent draws: E[TV] ≤ ½·sqrt(S / n) (Cauchy–Schwarz), times ``slack`` for
-    correlation between successive MCMC draws and fluctuation."""
-    return slack * 0.5 * math.sqrt(num_states / num_effective)
 
 
 class CompileCounter:

@@ -1,5 +1,7 @@
-"""Metropolis–Hastings samplers: exactness against enumeration for every proposal and
-variable kind, detailed balance of Gibbs-with-Gradients, the MH learner, bad input."""
+"""Metropolis–Hastings samplers: calibrated exactness against enumeration for every proposal
+and variable kind (with the power to reject deliberately wrong samplers), acceptance rates
+equal to their exact expectation, each chain at its own β, detailed balance of
+Gibbs-with-Gradients, the MH learner, bad input."""
 
 import jax
 import jax.numpy as jnp
@@ -7,13 +9,25 @@ import networkx as nx
 import numpy as np
 import optax
 import pytest
-from helpers import empirical_tv, state_codes, tv_bound
+from exactness import (
+    assert_exact_with_power,
+    block_acceptance,
+    check,
+    exact_moments,
+    flip_acceptance,
+    gwg_acceptance,
+    rate_z,
+    scaled,
+    split_by_beta,
+)
+from helpers import state_codes
 from models_zoo import ZOO
 
 import pcdppl as pp
 from pcdppl.samplers import Metropolis
 
-CHAINS, SAMPLES = 64, 400
+CHAINS, SAMPLES, THIN = 64, 400, 5
+RATE_BOUND = 4.0  # |z| of an acceptance rate against its exact expectation (p ≈ 6e-5)
 
 
 def _num_units(model):
@@ -26,32 +40,66 @@ PROPOSALS = {
     "block": lambda m: Metropolis(m, "block", block_size=3),
     "gwg": lambda m: Metropolis(m, "gwg", num_proposals=_num_units(m)),
 }
+EXPECTED_RATE = {
+    "flip": flip_acceptance,
+    "flip-random-scan": flip_acceptance,
+    "block": lambda m, p, beta=1.0: block_acceptance(m, p, 3, beta),
+    "gwg": gwg_acceptance,
+}
+
+
+def draw(model, params, sampler, beta=1.0, key=0):
+    """``(draws, info)`` of ``CHAINS`` chains, ``beta`` one per chain (one compiled program
+    per model and sampler)."""
+    beta = np.broadcast_to(np.asarray(beta, np.float32), (CHAINS,))
+    return pp.sample(jax.random.key(key), model, params, sampler=sampler, num_chains=CHAINS,
+                     num_samples=SAMPLES, num_warmup=50, thin=THIN, beta=beta, return_info=True)
 
 
 @pytest.mark.parametrize("proposal", sorted(PROPOSALS))
 @pytest.mark.parametrize("name", sorted(ZOO))
-def test_metropolis_matches_enumeration(name, proposal):
+def test_metropolis_is_exact_and_the_check_has_power(name, proposal):
     """ising: spins with frustrated couplings; rbm: binary units, dense factor; potts:
-    categorical units; table: spin, binary and categorical units tied by table factors."""
+    categorical units; table: spin, binary and categorical units tied by table factors.
+    The draws pass the calibrated check, and the acceptance rate equals its exact
+    expectation at equilibrium (by enumeration). On the Ising model every wrong sampler
+    (β × 0.95, the strongest coupling dropped, a +0.1 field) fails the check."""
     model, params = ZOO[name]()
     sampler = PROPOSALS[proposal](model)
-    draws, state, info = pp.sample(jax.random.key(0), model, params, sampler=sampler,
-                                   num_chains=CHAINS, num_samples=SAMPLES, num_warmup=50,
-                                   return_state=True, return_info=True)
-    tv, S = empirical_tv(model, params, draws)
-    bound = tv_bound(S, CHAINS * SAMPLES)
-    assert tv < bound, f"{name}/{proposal}: TV {tv:.4f} ≥ bound {bound:.4f} over {S} states"
-    rate = np.asarray(info["accept_rate"])[:, -1]
-    assert rate.shape == (CHAINS,) and 0.0 < rate.mean() < 1.0
+    draws, info = draw(model, params, sampler)
+    rate = np.asarray(info["accept_rate"])
+    assert rate.shape == (CHAINS, SAMPLES)
+    expected = EXPECTED_RATE[proposal](model, params)
+    z = float(rate_z(rate, expected)[0])
+    assert abs(z) < RATE_BOUND, f"acceptance rate {rate.mean():.4f}, exact {expected:.4f}, z = {z:.2f}"
+    if name == "ising":
+        assert_exact_with_power(model, params, lambda p, b: draw(model, p, sampler, b)[0])
+    else:
+        ok, report = check(model, params, draws)
+        assert ok, report
 
 
-def test_exactness_check_has_power():
-    """A sampler of the wrong temperature fails the same check."""
+@pytest.mark.parametrize("proposal", sorted(PROPOSALS))
+def test_each_chain_runs_at_its_own_beta(proposal):
+    """Chains at β = 0.5 and β = 2 in one run: each half matches enumeration at its own β
+    (and fails at the other), and its acceptance rate is the exact one at its β."""
     model, params = ZOO["ising"]()
-    draws = pp.sample(jax.random.key(0), model, params, sampler=Metropolis(model),
-                      num_chains=CHAINS, num_samples=SAMPLES, num_warmup=50, beta=0.5)
-    tv, S = empirical_tv(model, params, draws)
-    assert tv > tv_bound(S, CHAINS * SAMPLES)
+    params = scaled(params, 0.5)  # at β = 2 the full-strength model barely mixes
+    betas = np.repeat(np.array([0.5, 2.0], np.float32), CHAINS // 2)
+    draws, info = draw(model, params, PROPOSALS[proposal](model), beta=betas)
+    halves = split_by_beta(draws, betas)
+    exact = {b: exact_moments(model, scaled(params, b)) for b in halves}
+    for b, d in halves.items():
+        ok, report = check(model, scaled(params, b), d, exact=exact[b])
+        assert ok, f"β = {b}: {report}"
+        other = 2.0 if b == 0.5 else 0.5
+        ok, report = check(model, scaled(params, other), d, exact=exact[other])
+        assert not ok, f"β = {b} draws pass at β = {other}: {report}"
+        expected = EXPECTED_RATE[proposal](model, params, b)
+        z = float(rate_z(np.asarray(info["accept_rate"])[betas == b], expected)[0])
+        assert abs(z) < RATE_BOUND, (b, expected, z)
+    rates = [EXPECTED_RATE[proposal](model, params, b) for b in (0.5, 2.0)]
+    assert rates[0] > rates[1] + 0.1, rates  # the two temperatures really differ
 
 
 def _gwg_transition_matrix(model, params, sampler, beta=1.0):
@@ -134,15 +182,28 @@ def test_gwg_step_follows_the_enumerated_kernel():
     assert np.abs(emp - P).max() < 5 * 0.5 / np.sqrt(reps)
 
 
-def test_per_chain_beta_and_clamp():
+@pytest.mark.parametrize("proposal", ["flip", "block", "gwg"])
+def test_clamped_chains_sample_the_conditional_at_their_own_beta(proposal):
+    """Visible units of an RBM clamped, chains at β = 0.5 and 2: the hidden units follow
+    p_β(h | v) (independent units with log-odds β (b_h + vW)), and the clamped units stay."""
     model, params = ZOO["rbm"]()
-    for proposal in ("flip", "block", "gwg"):
-        sampler = Metropolis(model, proposal, clamp="v")
-        state = sampler.init(0, params, num_chains=3)
-        v0 = np.asarray(sampler.values(state)["v"])
-        state, _ = sampler.run(1, params, state, 5, beta=np.array([0.5, 1.0, 2.0], np.float32))
-        np.testing.assert_array_equal(sampler.values(state)["v"], v0)
-        assert state.x["h"].dtype == jnp.int8
+    v = np.array([1, 0, 1, 1, 0, 0], np.int8)
+    sampler = Metropolis(model, proposal, clamp="v", num_proposals=4)
+    init = {"v": np.tile(v, (CHAINS, 1)), "h": np.zeros((CHAINS, 4), np.int8)}
+    betas = np.repeat(np.array([0.5, 2.0], np.float32), CHAINS // 2)
+    draws = pp.sample(jax.random.key(2), model, params, sampler=sampler, init=init, beta=betas,
+                      num_samples=SAMPLES, num_warmup=20)
+    np.testing.assert_array_equal(np.asarray(draws["v"]), np.broadcast_to(v, draws["v"].shape))
+    assert draws["h"].dtype == jnp.int8
+    fg = pp.FactorGraph()
+    fg.bias(fg.binary("h", 4), name="b")
+    cond = fg.compile()
+    field = np.asarray(params["b_h"]) + v.astype(np.float32) @ np.asarray(params["W"])
+    for b, d in split_by_beta({"h": draws["h"]}, betas).items():
+        ok, report = check(cond, {"b": b * field}, d)
+        assert ok, f"β = {b}: {report}"
+        ok, report = check(cond, {"b": (2.5 - b) * field}, d)
+        assert not ok, f"β = {b} draws pass at β = {2.5 - b}: {report}"
 
 
 @pytest.mark.slow
@@ -160,7 +221,9 @@ def test_metropolis_hastings_learner_and_pcd_with_any_sampler():
                                         num_proposals=9, optimizer=optax.adam(0.05),
                                         batch_size=100)
         fit = learner.fit(data, num_epochs=30, key=0, progress=False)
-        assert 0.0 < fit.history["accept_rate"][-1] < 1.0
+        # near (the chains chase moving parameters) the exact equilibrium rate at the end
+        rate = EXPECTED_RATE[proposal](model, fit.params)
+        assert abs(fit.history["accept_rate"][-1] - rate) < 0.1, (fit.history["accept_rate"], rate)
         assert fit.chains["s"].shape == (200, 9)
         errs[proposal] = float(np.sqrt(np.mean((np.asarray(fit.params["J"])
                                                  - np.asarray(true["J"])) ** 2)))

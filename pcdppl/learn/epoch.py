@@ -174,6 +174,9 @@ def run_epoch(spec: EpochSpec, model, sampler, clamped, state: LearnerState, dat
         return (new_params, opt_state, chains, tuple(new_ext)), out
 
     key, order, step_keys = _compile.epoch_randomness(state.key, N, nb, B, 3)
+    # every device holds the whole (small) shuffle, so that slicing minibatches and the
+    # monitor's examples out of it needs no collective
+    order = constrain_replicated(order, mesh)
     ext0 = state.extra["ext"] if exts else ()
     (params, opt_state, chains, ext), out = jax.lax.scan(
         batch_step, (state.params, state.opt_state, shard(state.chains), ext0),

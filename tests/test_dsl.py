@@ -180,8 +180,6 @@ def test_bad_declarations_name_the_problem():
     with pytest.raises(ValueError, match="itself"):
         fg.dense(v, v)
     c = fg.categorical("c", 2, 3)
-    with pytest.raises(ValueError, match="categorical"):
-        fg.dense(v, c)
     with pytest.raises(ValueError, match="twice"):
         fg.table([c, c], np.array([[0, 0]]))
     with pytest.raises(ValueError):

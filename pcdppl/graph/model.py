@@ -15,7 +15,6 @@ samplers' *blocked layout*.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -194,8 +193,8 @@ class Model:
     def energy(self, params, state) -> Array:
         """Energy ``E(x)`` of states ``dict[group, (..., n_g)]`` -> array of the batch shape."""
         self.check_params(params, check_finite=False)
-        xb, batch = self.to_blocked(state)
-        return self.blocked.energy(self.blocked.params(params), xb).reshape(batch)
+        checked, _ = check_state(self.groups, state)
+        return _energy_program(self, params, checked)
 
     def free_energy(self, params, state) -> Array:
         """Free energy ``F(x_A) = -log Σ_{x_B} exp(-E(x_A, x_B))`` of the groups in ``state``,
@@ -206,21 +205,15 @@ class Model:
         """
         self.check_params(params, check_finite=False)
         required = list(state) if isinstance(state, Mapping) else None
-        xb, batch = self.to_blocked(state, required=required)
-        return self.blocked.free_energy(self.blocked.params(params), xb).reshape(batch)
+        checked, _ = check_state(self.groups, state, required=required)
+        return _free_energy_program(self, params, checked)
 
     # ---------------------------------------------------------------- layout conversion
     def to_blocked(self, state, *, required=None) -> tuple[dict[str, Array], tuple]:
         """User layout ``(..., n)`` -> blocked layout ``(n, B)`` with ``B = prod(batch)``;
         returns ``(x, batch)``. Values are checked."""
         checked, batch = check_state(self.groups, state, required=required)
-        B = math.prod(batch)
-        out = {}
-        for g, x in checked.items():
-            x = jnp.asarray(x).reshape(B, -1).T
-            lay = self.layouts[g]
-            out[g] = x if lay.identity else x[lay.perm]
-        return out, batch
+        return _to_blocked_program(self, checked), batch
 
     def from_blocked(self, xb: Mapping[str, Array]) -> dict[str, Array]:
         """Blocked layout ``(n, C)`` -> user layout ``(C, n)`` (= ``blocked.to_values``)."""
@@ -268,3 +261,36 @@ class Model:
 
 
 register_pytree_node(Model, Model.tree_flatten, Model.tree_unflatten)
+
+
+# The user-layout entry points run as one compiled program each (per model shape and batch
+# shape), not operation by operation: the model is an ordinary (pytree) argument.
+def _blocked_values(model: Model, checked: Mapping) -> dict[str, Array]:
+    out = {}
+    for g, x in checked.items():
+        x = jnp.asarray(x)
+        x = x.reshape(-1, x.shape[-1]).T
+        lay = model.layouts[g]
+        out[g] = x if lay.identity else x[lay.perm]
+    return out
+
+
+def _batch_shape(checked: Mapping) -> tuple:
+    return jnp.shape(next(iter(checked.values())))[:-1]
+
+
+@jit
+def _to_blocked_program(model: Model, checked) -> dict[str, Array]:
+    return _blocked_values(model, checked)
+
+
+@jit
+def _energy_program(model: Model, params, checked) -> Array:
+    e = model.blocked.energy(model.blocked.params(params), _blocked_values(model, checked))
+    return e.reshape(_batch_shape(checked))
+
+
+@jit
+def _free_energy_program(model: Model, params, checked) -> Array:
+    f = model.blocked.free_energy(model.blocked.params(params), _blocked_values(model, checked))
+    return f.reshape(_batch_shape(checked))

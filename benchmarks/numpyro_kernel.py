@@ -7,6 +7,15 @@ re-evaluating the model's log density per site; pcdppl: the two checkerboard col
 classes). ESS is the bulk ESS of the energy over all chains (pcdppl's estimator, equal to
 ArviZ's); seconds are the wall time of ``mcmc.run`` including compilation.
 
+Compilation is included *cold*: the script points JAX's persistent compilation cache (which
+pcdppl turns on, for every JAX program in the process, DiscreteGibbs's too) at a new empty
+folder before anything compiles, so nothing comes from earlier runs; under
+``chain_method="sequential"`` NumPyro compiles its sampling loop once per chain, and the
+second to fourth chains of either sampler read it back from that cache. ``--cache warm``
+runs everything once untimed first; ``--cache off`` turns the cache off (every chain
+compiles). One pcdppl draw is one sweep (``thin=1``, the default: at these couplings the
+energy's autocorrelation time is about one sweep, so thinning would only discard draws).
+
     flock /tmp/pcdppl-bench.lock timeout 1200 python benchmarks/numpyro_kernel.py
 """
 
@@ -15,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 
 import jax
@@ -45,7 +55,9 @@ def run(name, kernel, method, chains, samples, warmup, to_spins, model, params, 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--side", type=int, default=16, help="lattice side L (L*L spins)")
+    ap.add_argument("--sides", type=int, nargs="+", default=[12, 16],
+                    help="lattice sides L (L*L spins)")
+    ap.add_argument("--cache", choices=["cold", "warm", "off"], default="cold")
     ap.add_argument("--coupling", type=float, default=0.3, help="J (critical ≈ 0.4407)")
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--numpyro-samples", type=int, default=1000)
@@ -54,13 +66,23 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    L = args.side
+    if args.cache == "off":
+        pp.set_compilation_cache(None)
+    else:
+        folder = pp.set_compilation_cache(tempfile.mkdtemp(prefix="pcdppl-numpyro-bench-"))
+        print(f"compilation cache: {args.cache}, in the new folder {folder}")
+    rows = []
+    for L in args.sides:
+        if args.cache == "warm":
+            one_side(args, L, quiet=True)
+        rows += one_side(args, L)
+    return rows
+
+
+def one_side(args, L, quiet=False):
     model = pp.models.ising(nx.grid_2d_graph(L, L, periodic=True))
     params = {"J": np.full(model.param_shapes["J"], args.coupling, np.float32),
               "h": np.zeros(model.param_shapes["h"], np.float32)}
-    print(f"2-D Ising, {L}x{L} periodic lattice, J={args.coupling}, h=0; {args.chains} chains, "
-          f"{args.warmup} warmup sweeps; jax {jax.__version__}, numpyro {numpyro.__version__}, "
-          f"{jax.devices()[0].platform}")
     rows = [
         run("numpyro DiscreteGibbs", numpyro.infer.DiscreteGibbs(numpyro_model(model, params)),
             "sequential", args.chains, args.numpyro_samples, args.warmup,
@@ -70,6 +92,11 @@ def main(argv=None):
         run("pcdppl Kernel(BlockGibbs)", Kernel(model, params), "vectorized", args.chains,
             args.pcdppl_samples, args.warmup, lambda s: s, model, params, args.seed),
     ]
+    if quiet:
+        return rows
+    print(f"\n2-D Ising, {L}x{L} periodic lattice, J={args.coupling}, h=0; {args.chains} chains, "
+          f"{args.warmup} warmup sweeps; jax {jax.__version__}, numpyro {numpyro.__version__}, "
+          f"{jax.devices()[0].platform}")
     head = (f"{'sampler':28s} {'chain_method':>12s} {'draws':>7s} {'seconds':>8s} "
             f"{'ESS(E)':>9s} {'ESS/s':>10s} {'mean E':>8s}")
     print(head)

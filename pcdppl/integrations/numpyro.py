@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _compile
 from ..evaluate.exact import DEFAULT_MAX_STATES, log_partition
 from ..graph.model import Model
 from ..samplers import Sampler, check_beta, random_values, resolve_sampler
@@ -158,10 +159,8 @@ class Kernel(MCMCKernel):
     def init(self, rng_key, num_warmup, init_params, model_args, model_kwargs):
         model = self.pcdppl_model
         batched = _is_batch(rng_key)
-        keys = _typed(rng_key)
-        C = keys.shape[0] if batched else 1
-        first = keys[0] if batched else keys
-        k_rand, k_init = jax.random.split(jax.random.fold_in(first, 0x5EED))
+        C = rng_key.shape[0] if batched else 1
+        values = None
         if init_params is not None:
             values = {g: jnp.asarray(init_params[g]).reshape(C, -1) for g in model.groups
                       if g in init_params}
@@ -169,24 +168,18 @@ class Kernel(MCMCKernel):
             if missing:
                 raise ValueError(f"init_params lack groups {missing}; give every group's "
                                  f"values, shape (n,) or (num_chains, n)")
-            xb = {g: v.astype(jnp.int8) for g, v in model.blocked.from_values(values).items()}
-        else:
-            ks = jax.random.split(k_rand, len(model.groups))
-            xb = {g: random_values(k, grp, C)
-                  for (g, grp), k in zip(model.groups.items(), ks, strict=True)}
-        sampler, params = self.sampler, self.params
-        bp = model.blocked.params(params)
-        return KernelState(sampler.init_state(k_init, model, bp, xb), rng_key, sampler, params)
+        state = _initial_program(C, self.sampler, self.params, rng_key, values)
+        return KernelState(state, rng_key, self.sampler, self.params)
 
     def sample(self, state, model_args, model_kwargs):
         batched = _is_batch(state.rng_key)
         keys = _typed(state.rng_key)
         if batched:
-            split = jax.vmap(jax.random.split)(keys)  # (C, 2) keys
+            split = jax.vmap(lambda k: _compile.split(k, 2))(keys)  # (C, 2) keys
             # one key drives the whole batch of chains (they share one blocked state)
             nxt, k_step = split[:, 0], split[0, 1]
         else:
-            nxt, k_step = jax.random.split(keys)
+            nxt, k_step = _compile.split(keys, 2)
         sampler, params = state.sampler, state.params  # pytrees carried by NumPyro's loop
         model = sampler.model
         bp = model.blocked.params(params)
@@ -195,6 +188,25 @@ class Kernel(MCMCKernel):
 
     def get_diagnostics_str(self, state):
         return f"energy {float(jnp.mean(state.potential_energy)):.4g}"
+
+
+def _initial_state(num_chains: int, sampler, params, rng_key, values):
+    """The sampler's initial state from ``values`` (user layout) or uniformly random ones:
+    one compiled program (NumPyro calls ``init`` once per chain in sequential mode)."""
+    model = sampler.model
+    keys = _typed(rng_key)
+    first = keys[0] if _is_batch(rng_key) else keys
+    k_rand, k_init = jax.random.split(jax.random.fold_in(first, 0x5EED))
+    if values is not None:
+        xb = {g: v.astype(jnp.int8) for g, v in model.blocked.from_values(values).items()}
+    else:
+        ks = jax.random.split(k_rand, len(model.groups))
+        xb = {g: random_values(k, grp, num_chains)
+              for (g, grp), k in zip(model.groups.items(), ks, strict=True)}
+    return sampler.init_state(k_init, model, model.blocked.params(params), xb)
+
+
+_initial_program = _compile.jit(_initial_state, static_argnums=(0,), once=True)
 
 
 # ---------------------------------------------------------------------- the other direction

@@ -40,19 +40,50 @@ def check_count(name: str, value, minimum: int = 1) -> int:
     return int(value)
 
 
+def _step_keys(k_warm, k_draw, num_warmup: int, num_samples: int, thin: int):
+    """The key of every transition, in order: the warm-up's (``num_warmup`` keys split from
+    ``k_warm``, or ``k_warm`` itself for one) then each draw's (``thin`` keys split from the
+    draw's key, or that key itself for ``thin == 1``)."""
+    parts = []
+    if num_warmup == 1:
+        parts.append(k_warm[None])
+    elif num_warmup > 1:
+        parts.append(jax.random.split(k_warm, num_warmup))
+    per_draw = jax.random.split(k_draw, num_samples)
+    if thin > 1:
+        per_draw = jax.vmap(lambda k: jax.random.split(k, thin))(per_draw).reshape(-1)
+    parts.append(per_draw)
+    return jnp.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
 def _sample_impl(sampler, key, params, state, beta, mesh, *, num_warmup, num_samples, thin):
     model = sampler.model
     bp = model.blocked.params(params)
     state = sampler.shard(state, mesh)
     k_warm, k_draw = jax.random.split(key)
-    if num_warmup:
-        state, _ = sampler.transitions(k_warm, model, bp, state, beta, num_warmup)
+    keys = _step_keys(k_warm, k_draw, num_warmup, num_samples, thin)
+    # one loop body holds the sampler's transition (the first draw's loop also runs the
+    # warm-up): the program compiles the transition once, not once for warm-up and once more
+    # for the draws
+    info_shape = jax.eval_shape(lambda s: sampler.transition(keys[0], model, bp, s, beta)[1],
+                                state)
+    no_info = jax.tree.map(lambda a: jnp.zeros(a.shape, jnp.float32), info_shape)
 
-    def draw(s, k):
-        s, info = sampler.transitions(k, model, bp, s, beta, thin)
-        return s, (model.blocked.to_values(s.x), info)
+    def transition(i, carry):
+        s, acc = carry
+        s, info = sampler.transition(keys[i], model, bp, s, beta)
+        kept = i >= num_warmup  # a draw's statistics average its own ``thin`` transitions
+        acc = jax.tree.map(lambda a, v: a + jnp.where(kept, v.astype(jnp.float32), 0.0),
+                           acc, info)
+        return s, acc
 
-    state, (draws, info) = jax.lax.scan(draw, state, jax.random.split(k_draw, num_samples))
+    def draw(s, j):
+        start = jnp.where(j == 0, 0, num_warmup + j * thin)
+        s, acc = jax.lax.fori_loop(start, num_warmup + (j + 1) * thin, transition,
+                                   (s, no_info))
+        return s, (model.blocked.to_values(s.x), jax.tree.map(lambda a: a / thin, acc))
+
+    state, (draws, info) = jax.lax.scan(draw, state, jnp.arange(num_samples))
     draws = {g: jnp.swapaxes(d, 0, 1) for g, d in draws.items()}
     info = jax.tree.map(lambda v: jnp.swapaxes(v, 0, 1), info)
     if mesh is not None:  # (chain, draw, n): chain axis first in the user layout

@@ -344,11 +344,10 @@ class Table(Factor):
             base = base + jnp.where((p != q)[..., None], self.strides[q] * vals, 0)
         stride_p = jnp.asarray(self.strides, jnp.int32)[p][..., None]  # (r, s, 1)
         g = next(v for v in self.vgroups if v.name == group)
-        outs = []
-        for c in range(g.num_states):
-            flat = base + stride_p * c
-            val = bp[flat] if self.tied else bp[fc[..., None], flat]
-            outs.append(jnp.sum(jnp.where(valid[..., None], val, 0.0), axis=1))  # (r, C)
+        # every candidate value c of the unit in one gather: (r, s, C, k)
+        flat = base[..., None] + stride_p[..., None] * jnp.arange(g.num_states, dtype=jnp.int32)
+        val = bp[flat] if self.tied else bp[fc[..., None, None], flat]
+        out = jnp.sum(jnp.where(valid[..., None, None], val, 0.0), axis=1)  # (r, C, k)
         if g.is_categorical:
-            return jnp.stack(outs, axis=1)
-        return outs[1] - outs[0]
+            return jnp.moveaxis(out, -1, 1)  # (r, k, C)
+        return out[..., 1] - out[..., 0]

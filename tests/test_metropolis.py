@@ -109,20 +109,27 @@ def _gwg_transition_matrix(model, params, sampler, beta=1.0):
     xb, _ = model.to_blocked(states)
     S = len(state_codes(model, states))
     bp = model.blocked.params(params)
-    d = sampler.gwg_scores(model, bp, xb)
-    log_q = sampler.gwg_log_q(d, beta)
-    P = np.zeros((S, S))
-    src = np.arange(S)
-    for m in range(d.shape[0]):
+
+    @jax.jit  # one program for every change m (run eagerly, each operation compiles alone)
+    def move(xb, m):
+        d = sampler.gwg_scores(model, bp, xb)
+        log_q = sampler.gwg_log_q(d, beta)
         idx = jnp.full((S,), m, jnp.int32)
         x_new, rev = sampler.gwg_apply(model, xb, idx)
         d_new = sampler.gwg_scores(model, bp, x_new)
-        take = lambda a, i: np.asarray(jnp.take_along_axis(a, i[None], axis=0)[0])  # noqa: E731
-        q = np.exp(take(log_q, idx))
-        with np.errstate(invalid="ignore"):  # -inf - -inf where m is no change (q = 0)
-            log_alpha = beta * take(d, idx) + take(sampler.gwg_log_q(d_new, beta), rev) \
-                - take(log_q, idx)
-        alpha = np.exp(np.minimum(log_alpha, 0.0))
+        take = lambda a, i: jnp.take_along_axis(a, i[None], axis=0)[0]  # noqa: E731
+        log_alpha = (beta * take(d, idx) + take(sampler.gwg_log_q(d_new, beta), rev)
+                     - take(log_q, idx))
+        return take(log_q, idx), log_alpha, x_new, d.shape[0]
+
+    num_changes = int(move(xb, 0)[3])
+    P = np.zeros((S, S))
+    src = np.arange(S)
+    for m in range(num_changes):
+        log_qm, log_alpha, x_new, _ = move(xb, m)
+        q = np.exp(np.asarray(log_qm))
+        # -inf - -inf where m is no change (q = 0): nan, masked by `valid` below
+        alpha = np.exp(np.minimum(np.nan_to_num(np.asarray(log_alpha), nan=-np.inf), 0.0))
         dst = state_codes(model, model.from_blocked(x_new))
         valid = q > 0
         np.add.at(P, (src[valid], dst[valid]), (q * alpha)[valid])

@@ -85,8 +85,8 @@ def test_energy_is_linear_in_the_parameters(kind):
     p0 = {k: rng.normal(size=s).astype(np.float32) for k, s in model.param_shapes.items()}
     p1 = {k: rng.normal(size=s).astype(np.float32) for k, s in model.param_shapes.items()}
     x = model.blocked.from_values(pp.sample(0, model, p0, num_chains=16, num_samples=1))
-    e = model.blocked.energy
-    bp = model.blocked.params
+    e = jax.jit(model.blocked.energy)  # (eagerly every operation would compile on its own)
+    bp = jax.jit(model.blocked.params)
     diff = bp(jax.tree.map(jnp.subtract, p1, p0))
     np.testing.assert_allclose(np.asarray(e(diff, x)), np.asarray(e(bp(p1), x) - e(bp(p0), x)),
                                rtol=1e-5, atol=1e-4)
@@ -171,11 +171,12 @@ def test_integrated_time_of_an_ar1_process():
     for t in range(1, T):
         z[t] = rho * z[t - 1] + np.sqrt(1 - rho ** 2) * rng.standard_normal(C)
     exact = (1 + rho) / (1 - rho)  # 19
+    iat = jax.jit(integrated_time, static_argnums=1)  # as inside the epoch program
     for k in (1, 4):
-        tau_u, tau = integrated_time(jnp.asarray(z[::k], jnp.float32), k)
+        tau_u, tau = iat(jnp.asarray(z[::k], jnp.float32), k)
         assert abs(float(tau) - exact) < 0.2 * exact, (k, float(tau))
     common = z + np.linspace(0, 50, T)[:, None]  # a drift shared by all chains is ignored
-    assert abs(float(integrated_time(jnp.asarray(common, jnp.float32), 1)[1]) - exact) < 4
+    assert abs(float(iat(jnp.asarray(common, jnp.float32), 1)[1]) - exact) < 4
 
 
 def test_auto_k_follows_the_mixing_time():

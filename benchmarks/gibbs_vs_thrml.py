@@ -201,11 +201,15 @@ def run_big() -> dict:
 
 # ----------------------------------------------------------------------------- main
 def main() -> None:
+    global L, C
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sweeps", type=int, default=500, help="sweeps per timed call")
     ap.add_argument("--repeats", type=int, default=3, help="timed calls per library")
     ap.add_argument("--skip-big", action="store_true", help="skip the 1000×1000 timing")
+    ap.add_argument("--side", type=int, default=L, help="lattice side (default 64)")
+    ap.add_argument("--chains", type=int, default=C, help="chains (default 64)")
     args = ap.parse_args()
+    L, C = args.side, args.chains
 
     import jax
 

@@ -76,11 +76,10 @@ Read from rbms 0.6.0's source: where the work per update differs
   pass without repetition) and, for Bernoulli data, resamples the 0/1 pixels with
   ``torch.bernoulli`` (a no-op on binary data that still costs a draw); pcdppl shuffles once
   per epoch and takes consecutive slices.
-* Monitors: pcdppl's compiled epoch also computes, per update, the free-energy gap (a
-  by-product of its gradient) and a mean-field reconstruction error of the minibatch (at
-  least one more matmul, plus a softmax over the states for the Potts RBM) for its history;
-  it cannot be switched off (stubbing it out saved 10–25 % of pcdppl's epoch time here).
-  rbms computes nothing extra outside checkpoints.
+* Monitors: pcdppl's compiled epoch also computes, once per epoch on up to 256 of its
+  examples with the epoch's final parameters, the free-energy gap and a mean-field
+  reconstruction error for its history (a few matmuls per epoch, not per update); rbms
+  computes nothing extra outside checkpoints.
 * Potts gauge: rbms re-gauges after every update (``PBRBM.post_grad_update``: the mean over
   states of ``W`` moves into the hidden bias, ``vbias`` is centred). pcdppl evaluates its
   energy with ``W`` projected onto the zero-sum gauge (``pcdppl/graph/dense.py``) and leaves

@@ -187,7 +187,7 @@ def code_words(path: Path) -> set[str]:
 
 
 TUNING = {"compiler_options", "xla_backend_optimization_level", "xla_cpu_prefer_vector_width",
-          "jax_threefry_partitionable", "threefry2x32", "gc.disable", "gc_paused", "host_rng"}
+          "xla_cpu_experimental_ynn_fusion_type", "jax_threefry_partitionable", "threefry2x32", "gc.disable", "gc_paused", "host_rng"}
 
 
 def test_compile_tuning_lives_in_one_private_package():
@@ -255,3 +255,20 @@ def test_nothing_keeps_a_model_alive():
     ref = use()
     gc.collect()
     assert ref() is None, "a cache keeps the model alive"
+
+
+def test_an_option_xla_does_not_know_is_dropped_not_fatal(monkeypatch):
+    """A newer jaxlib may drop the experimental YNNPACK option: the program then compiles
+    without it (once refused, never passed again) instead of failing."""
+    from pcdppl._compile import options
+
+    if jax.default_backend() != "cpu":
+        return
+    fake = "xla_cpu_option_that_does_not_exist"
+    monkeypatch.setattr(options, "NO_YNN", fake)
+    monkeypatch.setattr(options, "_supported", {fake: True})
+    prog = options.Program(lambda x: x * 3)
+    assert fake in options.compiler_options()
+    np.testing.assert_array_equal(np.asarray(prog(np.ones(3, np.float32))), 3.0)
+    assert options._supported[fake] is False
+    assert fake not in options.compiler_options()

@@ -1,7 +1,8 @@
 """Compiler options and the compiled-program wrapper.
 
-Rule: CPU programs that loop compile at LLVM level 1, programs that run once at level 0,
-and small programs (< ``SMALL`` unit updates per step) prefer 128-bit vectors; options are
+Rule: CPU programs that loop compile at LLVM level 1 without XLA's YNNPACK fusions, programs
+that run once at level 0, and small programs (< ``SMALL`` unit updates per step) prefer
+128-bit vectors; options are
 passed only to top-level programs (JAX refuses them on nested ones); Python's cyclic garbage
 collector is paused during every call (tracing allocates many short-lived objects).
 Measurements: ``docs/performance.md``.
@@ -19,6 +20,8 @@ import jax
 LOOP_LEVEL = 1  # programs that run many times (epochs, sweeps)
 ONCE_LEVEL = 0  # programs that run once (initial states)
 SMALL = 2**18  # unit updates per step below which a program is compiled for compile speed
+NO_YNN = "xla_cpu_experimental_ynn_fusion_type"  # "" turns XLA's YNNPACK fusions off
+_supported = {NO_YNN: True}  # set False the first time XLA refuses the option
 _NESTED = "`compiler_options` can only be passed to top-level"
 
 
@@ -43,6 +46,8 @@ def compiler_options(mesh=None, *, once: bool = False, size: int | None = None) 
             raise ValueError(f"PCDPPL_CPU_OPT_LEVEL must be 0, 1, 2, 3 or 'xla', got {env!r}")
         level = min(level, int(env)) if once else int(env)
     opts = {"xla_backend_optimization_level": level}
+    if not once and _supported[NO_YNN]:
+        opts[NO_YNN] = ""
     if size is not None and size < SMALL and not env:
         opts["xla_cpu_prefer_vector_width"] = 128
     return opts
@@ -86,6 +91,12 @@ class Program:
                 except ValueError as err:
                     if _NESTED not in str(err):
                         raise
+                except Exception as err:  # an XLA that does not know an option (newer jaxlib)
+                    if NO_YNN not in opts or f"No such compile option: '{NO_YNN}'" not in str(err):
+                        raise
+                    _supported[NO_YNN] = False
+                    opts = {k: v for k, v in opts.items() if k != NO_YNN}
+                    return self._variant(opts)(*args, **kwargs)
             return self._variant(None)(*args, **kwargs)
 
     def lower(self, *args, **kwargs):

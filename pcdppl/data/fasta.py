@@ -24,13 +24,13 @@ from __future__ import annotations
 import gzip
 import os
 import string
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from .files import read_bytes
 from .reweighting import check_reweight, check_sequences, neighbor_counts
 
 ALPHABETS = {"protein": "-ACDEFGHIKLMNPQRSTVWY", "rna": "-ACGU", "dna": "-ACGT"}
@@ -141,16 +141,7 @@ def read_text(path) -> str:
     """The text of a (possibly gzip-compressed) file; clear errors for missing, binary or
     damaged files."""
     p = Path(os.fspath(path))
-    if not p.exists():
-        raise FileNotFoundError(f"no such alignment file: {p}")
-    if p.is_dir():
-        raise IsADirectoryError(f"{p} is a folder, not an alignment file")
-    raw = p.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as err:
-            raise ValueError(f"{p}: damaged or truncated gzip data ({err})") from None
+    raw = read_bytes(p, "alignment file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -19,6 +19,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .files import read_bytes
+
 
 class Dataset(NamedTuple):
     """A train/test split of binary (or spin) examples.
@@ -254,18 +256,8 @@ def load_idx(path) -> np.ndarray:
             number), unknown type code, truncated header or data, trailing bytes, a damaged
             gzip stream.
     """
-    import gzip
-
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no such data file: {path}")
-    with open(path, "rb") as f:
-        raw = f.read()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zipfile.BadZipFile) as err:
-            raise ValueError(f"{path}: damaged or truncated gzip data ({err})") from None
+    raw = read_bytes(path, "data file")
     if len(raw) < 4:
         raise ValueError(f"{path}: truncated IDX file ({len(raw)} bytes; the header alone "
                          f"needs at least 4)")

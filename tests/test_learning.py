@@ -143,17 +143,23 @@ def _sorted_rows(a):
     return a[np.lexsort(a.T[::-1])]
 
 
-def test_cd_k_restarts_chains_at_the_minibatch_and_makes_exactly_k_transitions():
-    """CD-k on an Ising ring with a deterministic sampler and SGD of step 1 (one minibatch per
-    epoch, two epochs): each update is exactly the hand-computed gradient of the data against
-    the data after k transitions (not k - 1, not k + 1, not the chains of the previous
-    update); the chains restart every minibatch (the transition count is 1..k each time)."""
+def _ring_set_up():
+    """k = 3, one minibatch of 16 states of a 7-spin Ising ring, random couplings."""
     k, B = 3, 16
     model = pp.models.ising(nx.cycle_graph(7))
     edges = np.array(nx.cycle_graph(7).edges())
     rng = np.random.default_rng(0)
     data = np.where(rng.random((B, 7)) < 0.7, 1, -1).astype(np.int8)
     params0 = {"J": rng.normal(0, 0.3, 7).astype(np.float32), "h": np.zeros(7, np.float32)}
+    return k, B, model, edges, data, params0
+
+
+def test_cd_k_restarts_chains_at_the_minibatch_and_makes_exactly_k_transitions():
+    """CD-k on an Ising ring with a deterministic sampler and SGD of step 1 (one minibatch per
+    epoch, two epochs): each update is exactly the hand-computed gradient of the data against
+    the data after k transitions (not k - 1, not k + 1, not the chains of the previous
+    update); the chains restart every minibatch (the transition count is 1..k each time)."""
+    k, B, model, edges, data, params0 = _ring_set_up()
     learner = pp.PCD(model, sampler=Roll(model, "s"), k=k, persistent=False, batch_size=B,
                      optimizer=optax.sgd(1.0))
     fit = learner.fit(data, num_epochs=2, key=0, init_params=params0, progress=False,
@@ -174,12 +180,7 @@ def test_cd_k_restarts_chains_at_the_minibatch_and_makes_exactly_k_transitions()
 def test_pcd_chains_persist_across_updates():
     """The same set-up with persistent chains: the first update sees the initial chains after
     k transitions, the second after 2k; the count keeps running."""
-    k, B = 3, 16
-    model = pp.models.ising(nx.cycle_graph(7))
-    edges = np.array(nx.cycle_graph(7).edges())
-    rng = np.random.default_rng(0)
-    data = np.where(rng.random((B, 7)) < 0.7, 1, -1).astype(np.int8)
-    params0 = {"J": rng.normal(0, 0.3, 7).astype(np.float32), "h": np.zeros(7, np.float32)}
+    k, B, model, edges, data, params0 = _ring_set_up()
     learner = pp.PCD(model, sampler=Roll(model, "s"), k=k, num_chains=10, batch_size=B,
                      optimizer=optax.sgd(1.0))
     state = learner.init_state(0, data, init_params=params0)

@@ -60,6 +60,23 @@ def best_of(fn, repeats: int) -> tuple[float, object]:
     return best, out
 
 
+def time_runs(sampler, params, state, steps: int, repeats: int):
+    """``sampler.run`` of ``steps`` transitions: the first call (compilation included), the
+    best of ``repeats`` more, each continuing from the last; returns ``(first, best, state)``."""
+    t0 = time.perf_counter()
+    state, _ = jax.block_until_ready(sampler.run(jax.random.key(1), params, state, steps))
+    first = time.perf_counter() - t0
+    box = {"state": state, "i": 2}
+
+    def call():
+        box["state"], _ = sampler.run(jax.random.key(box["i"]), params, box["state"], steps)
+        box["i"] += 1
+        return box["state"]
+
+    best, _ = best_of(call, repeats)
+    return first, best, box["state"]
+
+
 def lattice_gibbs(L: int, chains: int, sweeps: int, repeats: int, J: float = 0.4) -> dict:
     t0 = time.perf_counter()
     model = pp.models.ising((L, L), coupling="tied", field=None)
@@ -67,18 +84,8 @@ def lattice_gibbs(L: int, chains: int, sweeps: int, repeats: int, J: float = 0.4
     sampler = pp.samplers.BlockGibbs(model)
     state = sampler.init(jax.random.key(0), params, num_chains=chains)
     build = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    state, _ = jax.block_until_ready(sampler.run(jax.random.key(1), params, state, sweeps))
-    first = time.perf_counter() - t0
-    box = {"state": state, "i": 2}
-
-    def call():
-        box["state"], _ = sampler.run(jax.random.key(box["i"]), params, box["state"], sweeps)
-        box["i"] += 1
-        return box["state"]
-
-    sec, _ = best_of(call, repeats)
-    e = np.asarray(model.energy(params, sampler.values(box["state"]))) / (L * L)
+    first, sec, state = time_runs(sampler, params, state, sweeps, repeats)
+    e = np.asarray(model.energy(params, sampler.values(state))) / (L * L)
     return {"L": L, "chains": chains, "sweeps": sweeps, "seconds": sec, "build_s": build,
             "first_s": first, "per_ns": L * L * chains * sweeps / sec / 1e9,
             "energy": float(e.mean()), "onsager": J * onsager_energy(J)}
@@ -115,17 +122,7 @@ def pmp_samples(side: int, chains: int, iters: int, steps: int, repeats: int) ->
               "h": rng.normal(0, 0.1, model.param_shapes["h"]).astype(np.float32)}
     sampler = pp.samplers.PerturbAndMaxProduct(model, num_iters=iters)
     state = sampler.init(jax.random.key(0), params, num_chains=chains)
-    t0 = time.perf_counter()
-    state, _ = jax.block_until_ready(sampler.run(jax.random.key(1), params, state, steps))
-    first = time.perf_counter() - t0
-    box = {"state": state, "i": 2}
-
-    def call():
-        box["state"], _ = sampler.run(jax.random.key(box["i"]), params, box["state"], steps)
-        box["i"] += 1
-        return box["state"]
-
-    sec, _ = best_of(call, repeats)
+    first, sec, _ = time_runs(sampler, params, state, steps, repeats)
     return {"side": side, "chains": chains, "iters": iters, "steps": steps, "seconds": sec,
             "first_s": first, "samples_per_s": chains * steps / sec}
 

@@ -55,6 +55,7 @@ def _wrap_init(init: Callable, base_kwargs: tuple[str, ...]) -> Callable:
 class Frozen:
     """Base class of immutable configuration objects (see the module docstring)."""
 
+    __immutable__ = True  # compiled programs may flatten an instance once (_compile.options)
     BASE_KWARGS: tuple[str, ...] = ()
     ALIASES: dict[str, str] = {}
     _frozen = False

@@ -187,7 +187,8 @@ def code_words(path: Path) -> set[str]:
 
 
 TUNING = {"compiler_options", "xla_backend_optimization_level", "xla_cpu_prefer_vector_width",
-          "xla_cpu_experimental_ynn_fusion_type", "jax_threefry_partitionable", "threefry2x32",
+          "xla_cpu_experimental_ynn_fusion_type", "xla_cpu_multi_thread_eigen",
+          "jax_threefry_partitionable", "threefry2x32", "serialize_executable",
           "gc.disable", "gc_paused", "host_rng"}
 
 

@@ -4,7 +4,9 @@ Rule: at import, unless the user configured JAX's cache already, compiled progra
 kept in ``$PCDPPL_CACHE_DIR`` (default ``$XDG_CACHE_HOME/pcdppl/xla`` or
 ``~/.cache/pcdppl/xla``), every program however quick its compilation, so a second process
 starts its first epoch without compiling anything; the folder is kept under ``MAX_BYTES``
-by evicting the least recently used programs.
+by evicting the least recently used programs. Its ``programs/`` subfolder is pcdppl's own
+program store (:mod:`pcdppl._compile.store`): learners' epochs keyed by what their trace
+depends on, so a second process does not even trace them.
 ``PCDPPL_CACHE_DIR=off`` (or ``pcdppl.set_compilation_cache(None)``) turns it off. JAX
 writes each entry atomically (a temporary file renamed into place), so processes may share
 a folder. Measurements: ``docs/performance.md``.
@@ -29,7 +31,18 @@ def default_dir() -> Path:
 
 def set_compilation_cache(path: str | os.PathLike | None = "default") -> Path | None:
     """Keep compiled programs in ``path`` across processes (``"default"``: pcdppl's per-user
-    folder), or turn the persistent cache off with ``None``. Returns the folder in use."""
+    folder, ``~/.cache/pcdppl/xla``; also set by the environment variable
+    ``PCDPPL_CACHE_DIR``), or turn the persistent cache off with ``None``
+    (``PCDPPL_CACHE_DIR=off``). Returns the folder in use.
+
+    Two layers share the folder: JAX's persistent compilation cache (every program; a
+    warm process still traces and lowers a program to find it) and, in ``programs/``,
+    pcdppl's store of learners' epoch programs, keyed by pcdppl's source, the JAX version,
+    the devices, the model's structure, the shapes of the data and the learner's settings
+    (the optimiser by the jaxpr of its update): a warm process loads the epoch without
+    tracing it (digits RBM: first epoch 0.5 s → 0.15 s). Settings the key cannot vouch for
+    (a sampler class of your own) simply compile as usual. Processes may share the folder;
+    its files are executable code, so it must not be writable by others."""
     if path is None:
         jax.config.update("jax_enable_compilation_cache", False)
         return None

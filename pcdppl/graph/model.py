@@ -106,6 +106,8 @@ class Model:
         set_(self, "param_shapes", MappingProxyType({f.name: tuple(f.shape) for f in factors}))
         set_(self, "host", host)
 
+    __immutable__ = True  # compiled programs may flatten a model once (_compile.options)
+
     def __setattr__(self, name, value):
         raise AttributeError("pcdppl.Model is immutable; declare a new FactorGraph instead")
 

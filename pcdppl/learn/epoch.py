@@ -216,7 +216,17 @@ def _epoch_context(spec, model, *args, **kwargs):
     return spec.mesh, units * (spec.num_chains + spec.batch_size)
 
 
+def _describe_epoch(spec, model, sampler, clamped, state, data, weights=None) -> str:
+    """The static configuration of an epoch program for the program store: the spec, with
+    the optimiser (a user's function) described by the jaxpr of its update."""
+    abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), (
+        state.params, state.opt_state))
+    params, opt_state = abstract
+    update = _compile.function_digest(spec.optimizer.update, params, opt_state, params)
+    return f"{_compile.describe(spec._replace(optimizer=None))} optimizer.update {update}"
+
+
 epoch_program = _compile.jit(run_epoch, static_argnums=(0,), donate_argnums=(4,),
-                             context=_epoch_context)
+                             context=_epoch_context, store=_describe_epoch)
 init_program = _compile.jit(initial_state, static_argnums=(0,), once=True,
                             context=lambda spec, *a: (spec.mesh, None))

@@ -232,8 +232,11 @@ class ContrastiveLearner(Frozen):
     def run_epoch(self, state: LearnerState, data: dict, visible: tuple, num_examples: int,
                   plan, weights=None):
         """One compiled epoch (see :func:`pcdppl.learn.epoch.run_epoch`)."""
+        clamped = self.__dict__.setdefault("_clamped", {})  # one object per visible tuple:
+        if visible not in clamped:  # the epoch program flattens it once
+            clamped[visible] = self.clamped_sampler(visible)
         return epoch_program(self.epoch_spec(visible, num_examples, plan), self.model,
-                             self.sampler, self.clamped_sampler(visible), state, data, weights)
+                             self.sampler, clamped[visible], state, data, weights)
 
     def init_state(self, key, data, init_params=None) -> LearnerState:
         """Fresh learner state: parameters, optimiser state, chains and key."""

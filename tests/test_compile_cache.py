@@ -189,3 +189,31 @@ def test_a_user_sampler_runs_without_the_store(tmp_path):
         jax.config.update("jax_compilation_cache_dir", before[1])
     assert np.all(np.isfinite(np.asarray(fit.params["W"])))
     assert not list((tmp_path / "programs").glob("*.bin"))
+
+
+def test_pseudolikelihood_epochs_are_stored_too(tmp_path):
+    import jax
+
+    from pcdppl._compile import store
+
+    data = (np.random.default_rng(3).random((100, 16)) < 0.5).astype(np.int8) * 2 - 1
+    model = pp.models.ising((4, 4))
+
+    def fit():
+        return np.asarray(pp.PseudoLikelihood(model, batch_size=20).fit(
+            data, 2, key=0, progress=False).params["J"])
+
+    before = (jax.config.jax_enable_compilation_cache, jax.config.jax_compilation_cache_dir)
+    try:
+        pp.set_compilation_cache(None)
+        plain = fit()
+        pp.set_compilation_cache(tmp_path)
+        first = fit()
+        loaded = store.stats["loaded"]
+        second = fit()  # a new learner and optimiser: read from the store
+        assert store.stats["loaded"] == loaded + 1
+    finally:
+        jax.config.update("jax_enable_compilation_cache", before[0])
+        jax.config.update("jax_compilation_cache_dir", before[1])
+    np.testing.assert_array_equal(first, plain)
+    np.testing.assert_array_equal(second, plain)

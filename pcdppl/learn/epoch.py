@@ -216,14 +216,19 @@ def _epoch_context(spec, model, *args, **kwargs):
     return spec.mesh, units * (spec.num_chains + spec.batch_size)
 
 
-def _describe_epoch(spec, model, sampler, clamped, state, data, weights=None) -> str:
-    """The static configuration of an epoch program for the program store: the spec, with
-    the optimiser (a user's function) described by the jaxpr of its update."""
+def describe_spec(spec, state: LearnerState) -> str:
+    """The static configuration of an epoch program for the program store
+    (:mod:`pcdppl._compile.store`): the spec (a NamedTuple with an ``optimizer`` field),
+    with the optimiser — a user's function — described by the jaxpr of its update."""
     abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), (
         state.params, state.opt_state))
     params, opt_state = abstract
     update = _compile.function_digest(spec.optimizer.update, params, opt_state, params)
     return f"{_compile.describe(spec._replace(optimizer=None))} optimizer.update {update}"
+
+
+def _describe_epoch(spec, model, sampler, clamped, state, data, weights=None) -> str:
+    return describe_spec(spec, state)
 
 
 epoch_program = _compile.jit(run_epoch, static_argnums=(0,), donate_argnums=(4,),

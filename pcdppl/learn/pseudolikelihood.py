@@ -24,6 +24,7 @@ from ..graph.model import Model
 from ..sharding import constrain_replicated, resolve_mesh
 from . import loop
 from .checkpoint import resume_state
+from .epoch import describe_spec
 from .estimators import pseudo_log_likelihood, weighted_mean
 from .learners import check_positive, data_bias_values, model_fingerprint, optimizer_fingerprint
 from .soft_data import as_training_data
@@ -67,8 +68,10 @@ def run_pl_epoch(spec: PLSpec, model, state: LearnerState, data: dict, weights=N
     return new, {"pseudo_log_likelihood": jnp.mean(pll)}, finite, None
 
 
-pl_epoch_program = _compile.jit(run_pl_epoch, static_argnums=(0,), donate_argnums=(2,),
-                                context=lambda spec, *a, **k: (spec.mesh, None))
+pl_epoch_program = _compile.jit(
+    run_pl_epoch, static_argnums=(0,), donate_argnums=(2,),
+    context=lambda spec, *a, **k: (spec.mesh, None),
+    store=lambda spec, model, state, *a: describe_spec(spec, state))  # see epoch.py
 
 
 class PseudoLikelihood(Frozen):

@@ -72,9 +72,10 @@ class Uncacheable(Exception):
 
 def folder() -> Path | None:
     """The programs' folder, or ``None`` when the compilation cache is off."""
-    if not jax.config.jax_enable_compilation_cache or not jax.config.jax_compilation_cache_dir:
-        return None
-    return Path(jax.config.jax_compilation_cache_dir) / "programs"
+    where = jax.config.jax_compilation_cache_dir
+    if not jax.config.jax_enable_compilation_cache or not where or "://" in str(where):
+        return None  # off, or a remote cache (gs://...) that only JAX knows how to write
+    return Path(where) / "programs"
 
 
 def enabled() -> bool:

@@ -217,3 +217,32 @@ def test_pseudolikelihood_epochs_are_stored_too(tmp_path):
         jax.config.update("jax_compilation_cache_dir", before[1])
     np.testing.assert_array_equal(first, plain)
     np.testing.assert_array_equal(second, plain)
+
+
+def test_a_description_that_fails_falls_back_to_jit(tmp_path):
+    """An optimiser whose update cannot be traced on its own (here: it needs an extra
+    argument the epoch passes through no keyword) still trains; nothing is stored."""
+    import jax
+    import optax
+
+    base = optax.sgd(0.1)
+    calls = {"n": 0}
+
+    def update(grads, state, params=None, *, extra=None):
+        calls["n"] += 1
+        if calls["n"] == 1:  # the store's description traces first: make it fail
+            raise RuntimeError("not traceable alone")
+        return base.update(grads, state, params)
+
+    opt = optax.GradientTransformation(base.init, update)
+    data = (np.random.default_rng(4).random((60, 6)) < 0.5).astype(np.int8)
+    before = (jax.config.jax_enable_compilation_cache, jax.config.jax_compilation_cache_dir)
+    try:
+        pp.set_compilation_cache(tmp_path)
+        fit = pp.PCD(pp.models.rbm(6, 3), num_chains=20, batch_size=20, optimizer=opt).fit(
+            data, 2, key=0, progress=False, mixing_warnings=False)
+    finally:
+        jax.config.update("jax_enable_compilation_cache", before[0])
+        jax.config.update("jax_compilation_cache_dir", before[1])
+    assert np.all(np.isfinite(np.asarray(fit.params["W"])))
+    assert not list((tmp_path / "programs").glob("*.bin"))

@@ -167,8 +167,8 @@ class Program:
         try:
             key = _store.key_of(getattr(self.fun, "__qualname__", "program"),
                                 self.describe(*args), opts_key, treedef, leaves, devices)
-        except _store.Uncacheable:
-            return None
+        except Exception:  # Uncacheable, or a description that failed (an optimiser whose
+            return None    # update cannot be traced alone): an ordinary jax.jit call
         entry = _store.load(key, devices)
         if entry is None:
             reused = _store.reused_count()

@@ -12,9 +12,9 @@ from .devices import configure_cpu_devices
 from .host import as_key, host_initial_state
 from .options import Program, compiler_options, gc_paused, jit
 from .prng import epoch_randomness, random_blocked, split, uniform
-from .store import Uncacheable, describe, function_digest
+from .store import Uncacheable, by_structure, describe, function_digest
 
 __all__ = ["jit", "Program", "compiler_options", "gc_paused", "as_key", "uniform", "split",
            "epoch_randomness", "random_blocked", "host_initial_state", "set_compilation_cache",
            "configure_from_environment", "configure_cpu_devices", "Uncacheable", "describe",
-           "function_digest"]
+           "by_structure", "function_digest"]

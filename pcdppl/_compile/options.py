@@ -12,6 +12,7 @@ Measurements: ``docs/performance.md``.
 from __future__ import annotations
 
 import gc
+import inspect
 import os
 import weakref
 from collections.abc import Callable
@@ -81,8 +82,17 @@ class Program:
         self.describe = store
         self.static = tuple(jit_kwargs.get("static_argnums", ()))
         self.donate = tuple(jit_kwargs.get("donate_argnums", ()))
-        if store is not None and set(jit_kwargs) - {"static_argnums", "donate_argnums"}:
-            raise ValueError("a stored program takes only static_argnums and donate_argnums")
+        self.static_names = tuple(jit_kwargs.get("static_argnames", ()))
+        self.named: dict[int, str] = {}  # position -> name of static arguments given by name
+        if store is not None and self.static_names:  # static names given by position count too
+            positional = [p.name for p in inspect.signature(fun).parameters.values()
+                          if p.kind is p.POSITIONAL_OR_KEYWORD]
+            self.named = {positional.index(n): n for n in self.static_names if n in positional}
+            self.static += tuple(self.named)
+        if store is not None and set(jit_kwargs) - {"static_argnums", "static_argnames",
+                                                    "donate_argnums"}:
+            raise ValueError("a stored program takes only static_argnums, static_argnames "
+                             "and donate_argnums")
         self.loaded = _store.Memory()  # in-process key -> (compiled, out_tree) or None
         self.flat_cache = _store.Memory(16)  # id -> (immutable argument, its flattening)
 
@@ -99,8 +109,9 @@ class Program:
     def __call__(self, *args, **kwargs):
         opts = self._options(args, kwargs)
         with gc_paused():  # a call may trace and compile: no cyclic collections meanwhile
-            if self.describe is not None and not kwargs and _store.enabled():
-                stored = self._stored(opts, args)
+            if self.describe is not None and _store.enabled() and \
+                    set(kwargs) <= set(self.static_names):
+                stored = self._stored(opts, args, kwargs)
                 if stored is not None:
                     return _call_flat(*stored)
             if opts:
@@ -117,7 +128,7 @@ class Program:
                     return self._variant(opts)(*args, **kwargs)
             return self._variant(None)(*args, **kwargs)
 
-    def _stored(self, opts, args):
+    def _stored(self, opts, args, kwargs):
         """``(program, out_tree, leaves)`` for ``args`` from this process's memory or from the
         store (:mod:`pcdppl._compile.store`), compiled and stored if new — ``program`` takes
         and returns flat lists of arrays — or ``None`` where the call cannot be keyed safely
@@ -132,7 +143,8 @@ class Program:
             a_leaves, treedef, sigs = flat
             parts.append((treedef, sigs))
             leaves.extend(a_leaves)
-        static = tuple(args[i] for i in self.static)
+        static = (tuple(args[i] for i in self.static if i < len(args)),
+                  tuple(sorted(kwargs.items())))
         opts_key = tuple(sorted(opts.items())) if opts else None
         memory_key = (opts_key, static, _store.settings(), tuple(parts))
         try:
@@ -140,7 +152,7 @@ class Program:
         except TypeError:  # an unhashable static argument: let jax.jit report it
             return None
         if entry is False:
-            entry = self._load_or_compile(opts, opts_key, args, leaves)
+            entry = self._load_or_compile(opts, opts_key, args, kwargs, leaves)
             self.loaded.put(memory_key, entry)
         return None if entry is None else (*entry, leaves)
 
@@ -160,30 +172,39 @@ class Program:
             self.flat_cache.put(id(arg), (weakref.ref(arg), out))
         return out
 
-    def _load_or_compile(self, opts, opts_key, args, leaves):
+    def _load_or_compile(self, opts, opts_key, args, kwargs, leaves):
         dynamic = [a for i, a in enumerate(args) if i not in self.static]
         treedef = jax.tree.structure(tuple(dynamic))
         devices = _store.execution_devices(leaves)
         try:
             key = _store.key_of(getattr(self.fun, "__qualname__", "program"),
-                                self.describe(*args), opts_key, treedef, leaves, devices)
+                                self._description(args, kwargs), opts_key, treedef, leaves,
+                                devices)
         except Exception:  # Uncacheable, or a description that failed (an optimiser whose
             return None    # update cannot be traced alone): an ordinary jax.jit call
         entry = _store.load(key, devices)
         if entry is None:
             reused = _store.reused_count()
-            entry = self._compile_flat(opts, args, treedef, leaves, key)
+            entry = self._compile_flat(opts, args, kwargs, treedef, leaves, key)
             if _store.reused_count() == reused:  # freshly compiled: safe to serialize
                 _store.save(key, *entry, devices)
         return entry
 
-    def _compile_flat(self, opts, args, treedef, leaves, key: str):
+    def _description(self, args, kwargs) -> str:
+        """``describe(*args, **kwargs)`` and the static arguments named in
+        ``static_argnames`` (by keyword or by position), described."""
+        named = dict(kwargs)
+        named.update({n: args[i] for i, n in self.named.items() if i < len(args)})
+        extra = _store.describe(tuple(sorted(named.items()))) if named else ""
+        return f"{self.describe(*args, **kwargs)} {extra}"
+
+    def _compile_flat(self, opts, args, kwargs, treedef, leaves, key: str):
         """The program as a function of the flat list of its array arguments (so that a call
         does not flatten the model again) with PRNG keys passed as their raw data (so that
         JAX's C++ dispatch path serves every call), compiled:
         ``(compiled, out_tree, in_keys, out_keys)``, ``*_keys`` the ``(position, impl)`` of
         each key; the program is named after ``key``."""
-        static = {i: args[i] for i in self.static}
+        static = {i: args[i] for i in self.static if i < len(args)}
         in_keys = tuple((i, str(jax.random.key_impl(x))) for i, x in enumerate(leaves)
                         if _is_key(x))
         meta = []
@@ -194,7 +215,7 @@ class Program:
                 flat_leaves[i] = jax.random.wrap_key_data(flat_leaves[i], impl=impl)
             dynamic = iter(treedef.unflatten(flat_leaves))
             full = [static[i] if i in static else next(dynamic) for i in range(len(args))]
-            out_leaves, out_tree = jax.tree.flatten(self.fun(*full))
+            out_leaves, out_tree = jax.tree.flatten(self.fun(*full, **kwargs))
             out_keys = tuple((i, str(jax.random.key_impl(x))) for i, x in enumerate(out_leaves)
                              if _is_key(x))
             for i, _ in out_keys:

@@ -158,6 +158,13 @@ def _type_name(value) -> str:
     return f"{t.__module__}.{t.__qualname__}"
 
 
+def by_structure(*args, **kwargs) -> str:
+    """``store=`` of a program keyed by its arguments' structure and its named static
+    arguments alone (which :class:`~pcdppl._compile.options.Program` describes itself):
+    nothing else to add."""
+    return ""
+
+
 def describe_tree(treedef) -> str:
     """The structure of a pytree: node types (pcdppl's, or plain containers) and their
     auxiliary data, described with :func:`describe`."""
@@ -321,5 +328,5 @@ class Memory(OrderedDict):
             self.popitem(last=False)
 
 
-__all__ = ["Uncacheable", "describe", "describe_tree", "function_digest", "enabled", "folder",
-           "key_of", "load", "save", "Memory", "stats", "reused_count"]
+__all__ = ["Uncacheable", "describe", "by_structure", "describe_tree", "function_digest",
+           "enabled", "folder", "key_of", "load", "save", "Memory", "stats", "reused_count"]

@@ -315,4 +315,5 @@ _step_program = _compile.jit(_step_impl, static_argnames=("mesh",),
                              context=lambda s, k, p, state, b, mesh: (mesh, state_size(state)))
 _run_program = _compile.jit(_run_impl, static_argnames=("num_steps", "mesh"),
                             context=lambda s, k, p, state, b, **kw: (kw["mesh"],
-                                                                     state_size(state)))
+                                                                     state_size(state)),
+                            store=_compile.by_structure)

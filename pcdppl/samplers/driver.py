@@ -95,7 +95,8 @@ def _sample_impl(sampler, key, params, state, beta, mesh, *, num_warmup, num_sam
 _sample_program = _compile.jit(
     _sample_impl, static_argnames=("mesh", "num_warmup", "num_samples", "thin"),
     context=lambda s, k, p, state, b, mesh=None, **kw: (mesh if mesh is not None else s.mesh,
-                                                         state_size(state)))
+                                                         state_size(state)),
+    store=_compile.by_structure)
 
 
 def sample(key, model: Model, params, *, sampler: Sampler | None = None, num_chains: int = 4,

@@ -5,8 +5,9 @@ kept in ``$PCDPPL_CACHE_DIR`` (default ``$XDG_CACHE_HOME/pcdppl/xla`` or
 ``~/.cache/pcdppl/xla``), every program however quick its compilation, so a second process
 starts its first epoch without compiling anything; the folder is kept under ``MAX_BYTES``
 by evicting the least recently used programs. Its ``programs/`` subfolder is pcdppl's own
-program store (:mod:`pcdppl._compile.store`): learners' epochs keyed by what their trace
-depends on, so a second process does not even trace them.
+program store (:mod:`pcdppl._compile.store`): learners' epochs, ``sampler.run`` and
+``pp.sample`` keyed by what their trace depends on, so a second process does not even trace
+them.
 ``PCDPPL_CACHE_DIR=off`` (or ``pcdppl.set_compilation_cache(None)``) turns it off. JAX
 writes each entry atomically (a temporary file renamed into place), so processes may share
 a folder. Measurements: ``docs/performance.md``.
@@ -37,7 +38,7 @@ def set_compilation_cache(path: str | os.PathLike | None = "default") -> Path | 
 
     Two layers share the folder: JAX's persistent compilation cache (every program; a
     warm process still traces and lowers a program to find it) and, in ``programs/``,
-    pcdppl's store of learners' epoch programs, keyed by pcdppl's source, the JAX version,
+    pcdppl's store of learners' epoch programs, ``sampler.run`` and ``pp.sample``, keyed by pcdppl's source, the JAX version,
     the devices, the model's structure, the shapes of the data and the learner's settings
     (the optimiser by the jaxpr of its update): a warm process loads the epoch without
     tracing it (digits RBM: first epoch 0.5 s → 0.15 s). Settings the key cannot vouch for

@@ -38,8 +38,9 @@ def set_compilation_cache(path: str | os.PathLike | None = "default") -> Path | 
 
     Two layers share the folder: JAX's persistent compilation cache (every program; a
     warm process still traces and lowers a program to find it) and, in ``programs/``,
-    pcdppl's store of learners' epoch programs, ``sampler.run`` and ``pp.sample``, keyed by pcdppl's source, the JAX version,
-    the devices, the model's structure, the shapes of the data and the learner's settings
+    pcdppl's store of learners' epoch programs, ``sampler.run`` and ``pp.sample``, keyed
+    by pcdppl's source, the JAX version, the devices, the model's structure, the shapes of
+    the data and the learner's settings
     (the optimiser by the jaxpr of its update): a warm process loads the epoch without
     tracing it (digits RBM: first epoch 0.5 s → 0.15 s). Settings the key cannot vouch for
     (a sampler class of your own) simply compile as usual. Processes may share the folder;

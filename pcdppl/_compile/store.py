@@ -316,16 +316,20 @@ class Memory(OrderedDict):
         self.size = size
 
     def get(self, key, default=None):
-        if key in self:
+        try:  # one lookup: another thread may drop the entry between two
             self.move_to_end(key)
             return self[key]
-        return default
+        except KeyError:
+            return default
 
     def put(self, key, value) -> None:
         self[key] = value
-        self.move_to_end(key)
+        self.get(key)  # most recently used
         while len(self) > self.size:
-            self.popitem(last=False)
+            try:
+                self.popitem(last=False)
+            except KeyError:  # emptied by another thread meanwhile
+                break
 
 
 __all__ = ["Uncacheable", "describe", "by_structure", "describe_tree", "function_digest",

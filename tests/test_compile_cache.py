@@ -3,6 +3,7 @@ program store without tracing; two processes may fill one cache folder at the sa
 damaged or missing program is compiled again; the cache can be moved or turned off; the
 store's key separates what must differ and refuses what it cannot vouch for."""
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -105,6 +106,13 @@ def test_set_compilation_cache_moves_and_turns_off(tmp_path):
         jax.config.update("jax_compilation_cache_dir", before[1])
 
 
+def _fresh_rows(tmp_path) -> int:
+    """A number of examples (part of the program's key) new to every test run: JAX's own
+    cache folder is fixed once JAX first compiles, so a program an earlier run compiled would
+    come from there — and such an executable is, by design, never written to the store."""
+    return 100 + int(hashlib.sha256(str(tmp_path).encode()).hexdigest(), 16) % 4000
+
+
 def test_store_key_separates_optimizers_and_reloads_across_learners(tmp_path):
     """In one process: a second learner with an equal (new) optimizer reads the first one's
     program from the store; a different learning rate gets a program of its own; every fit
@@ -114,7 +122,7 @@ def test_store_key_separates_optimizers_and_reloads_across_learners(tmp_path):
 
     from pcdppl._compile import store
 
-    data = (np.random.default_rng(1).random((120, 10)) < 0.4).astype(np.int8)
+    data = (np.random.default_rng(1).random((_fresh_rows(tmp_path), 10)) < 0.4).astype(np.int8)
     model = pp.models.rbm(10, 4)
 
     def fit(lr):
@@ -201,7 +209,8 @@ def test_pseudolikelihood_epochs_are_stored_too(tmp_path):
 
     from pcdppl._compile import store
 
-    data = (np.random.default_rng(3).random((100, 16)) < 0.5).astype(np.int8) * 2 - 1
+    data = (np.random.default_rng(3).random((_fresh_rows(tmp_path), 16)) < 0.5).astype(
+        np.int8) * 2 - 1
     model = pp.models.ising((4, 4))
 
     def fit():

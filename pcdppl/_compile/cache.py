@@ -34,7 +34,8 @@ def set_compilation_cache(path: str | os.PathLike | None = "default") -> Path | 
     """Keep compiled programs in ``path`` across processes (``"default"``: pcdppl's per-user
     folder, ``~/.cache/pcdppl/xla``; also set by the environment variable
     ``PCDPPL_CACHE_DIR``), or turn the persistent cache off with ``None``
-    (``PCDPPL_CACHE_DIR=off``). Returns the folder in use.
+    (``PCDPPL_CACHE_DIR=off``). Returns the folder in use. Call it before the first
+    compilation: JAX fixes its own cache folder then (pcdppl's store follows at once).
 
     Two layers share the folder: JAX's persistent compilation cache (every program; a
     warm process still traces and lowers a program to find it) and, in ``programs/``,

@@ -121,11 +121,7 @@ class Program:
                     if _NESTED not in str(err):
                         raise
                 except Exception as err:  # an XLA that does not know an option (newer jaxlib)
-                    if NO_YNN not in opts or f"No such compile option: '{NO_YNN}'" not in str(err):
-                        raise
-                    _supported[NO_YNN] = False
-                    opts = {k: v for k, v in opts.items() if k != NO_YNN}
-                    return self._variant(opts)(*args, **kwargs)
+                    return self._variant(_without_refused(opts, err))(*args, **kwargs)
             return self._variant(None)(*args, **kwargs)
 
     def _stored(self, opts, args, kwargs):
@@ -152,7 +148,8 @@ class Program:
         except TypeError:  # an unhashable static argument: let jax.jit report it
             return None
         if entry is False:
-            entry = self._load_or_compile(opts, opts_key, args, kwargs, leaves)
+            trees = [t for t, _ in parts]
+            entry = self._load_or_compile(opts, opts_key, args, kwargs, trees, leaves)
             self.loaded.put(memory_key, entry)
         return None if entry is None else (*entry, leaves)
 
@@ -172,9 +169,9 @@ class Program:
             self.flat_cache.put(id(arg), (weakref.ref(arg), out))
         return out
 
-    def _load_or_compile(self, opts, opts_key, args, kwargs, leaves):
-        dynamic = [a for i, a in enumerate(args) if i not in self.static]
-        treedef = jax.tree.structure(tuple(dynamic))
+    def _load_or_compile(self, opts, opts_key, args, kwargs, trees, leaves):
+        """``trees``: the treedef of every dynamic argument, in order."""
+        treedef = jax.tree_util.treedef_tuple(trees)
         devices = _store.execution_devices(leaves)
         try:
             key = _store.key_of(getattr(self.fun, "__qualname__", "program"),
@@ -185,7 +182,7 @@ class Program:
         entry = _store.load(key, devices)
         if entry is None:
             reused = _store.reused_count()
-            entry = self._compile_flat(opts, args, kwargs, treedef, leaves, key)
+            entry = self._compile_flat(opts, args, kwargs, trees, leaves, key)
             if _store.reused_count() == reused:  # freshly compiled: safe to serialize
                 _store.save(key, *entry, devices)
         return entry
@@ -198,13 +195,14 @@ class Program:
         extra = _store.describe(tuple(sorted(named.items()))) if named else ""
         return f"{self.describe(*args, **kwargs)} {extra}"
 
-    def _compile_flat(self, opts, args, kwargs, treedef, leaves, key: str):
+    def _compile_flat(self, opts, args, kwargs, trees, leaves, key: str):
         """The program as a function of the flat list of its array arguments (so that a call
         does not flatten the model again) with PRNG keys passed as their raw data (so that
         JAX's C++ dispatch path serves every call), compiled:
         ``(compiled, out_tree, in_keys, out_keys)``, ``*_keys`` the ``(position, impl)`` of
         each key; the program is named after ``key``."""
         static = {i: args[i] for i in self.static if i < len(args)}
+        treedef = jax.tree_util.treedef_tuple(trees)
         in_keys = tuple((i, str(jax.random.key_impl(x))) for i, x in enumerate(leaves)
                         if _is_key(x))
         meta = []
@@ -226,13 +224,11 @@ class Program:
         # named by its store key: JAX's cache holds this program only if the store wrote it
         flat.__name__ = flat.__qualname__ = f"{getattr(self.fun, '__name__', 'program')}_{key[:12]}"
         donate, start = [], 0
-        for i, a in enumerate(args):
-            if i in self.static:
-                continue
-            n = len(jax.tree.leaves(a))
+        dynamic = [i for i in range(len(args)) if i not in self.static]
+        for i, tree in zip(dynamic, trees, strict=True):
             if i in self.donate:
-                donate.extend(range(start, start + n))
-            start += n
+                donate.extend(range(start, start + tree.num_leaves))
+            start += tree.num_leaves
 
         raw = list(leaves)
         for i, _ in in_keys:
@@ -245,17 +241,22 @@ class Program:
         try:
             compiled = compile_with(opts)
         except Exception as err:  # an XLA that does not know an option (newer jaxlib)
-            if not opts or NO_YNN not in opts or \
-                    f"No such compile option: '{NO_YNN}'" not in str(err):
-                raise
-            _supported[NO_YNN] = False
-            compiled = compile_with({k: v for k, v in opts.items() if k != NO_YNN})
+            compiled = compile_with(_without_refused(opts, err))
         out_tree, out_keys = meta[-1]
         return compiled, out_tree, in_keys, out_keys
 
     def lower(self, *args, **kwargs):
         """``jax.jit(...).lower`` of the variant a top-level call would use."""
         return self._variant(self._options(args, kwargs)).lower(*args, **kwargs)
+
+
+def _without_refused(opts, err: Exception) -> dict:
+    """``opts`` without the YNNPACK option when ``err`` is XLA refusing it (never passed
+    again in this process); re-raises ``err`` otherwise."""
+    if not opts or NO_YNN not in opts or f"No such compile option: '{NO_YNN}'" not in str(err):
+        raise err
+    _supported[NO_YNN] = False
+    return {k: v for k, v in opts.items() if k != NO_YNN}
 
 
 def _is_key(x) -> bool:

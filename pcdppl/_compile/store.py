@@ -128,7 +128,7 @@ def describe(value, _seen: tuple = ()) -> str:
     if isinstance(value, tuple) and hasattr(value, "_fields"):
         body = ", ".join(f"{k}={describe(v, seen)}" for k, v in zip(value._fields, value,
                                                                     strict=True))
-        return f"{_type_name(value)}({body})"
+        return f"{_known(type(value))}({body})"
     if isinstance(value, (tuple, list)):
         return f"{type(value).__name__}(" + ", ".join(describe(v, seen) for v in value) + ")"
     if isinstance(value, (dict, types.MappingProxyType, frozenset, set)):
@@ -147,15 +147,18 @@ def describe(value, _seen: tuple = ()) -> str:
         if fields is None:
             slots = [s for c in type(value).__mro__ for s in getattr(c, "__slots__", ())]
             fields = {s: getattr(value, s) for s in slots if hasattr(value, s)}
-        return f"{_type_name(value)}{describe(dict(fields), seen)}"
+        return f"{_known(type(value))}{describe(dict(fields), seen)}"
     raise Uncacheable(f"no stable description of a {type(value).__qualname__}")
 
 
-def _type_name(value) -> str:
-    t = type(value)
-    if not (_trusted(t.__module__) or t.__module__.startswith(_CONTAINER_MODULES)):
-        raise Uncacheable(f"type {t.__qualname__} is not pcdppl's")
-    return f"{t.__module__}.{t.__qualname__}"
+def _known(kind: type) -> str:
+    """``module.qualname`` of a type that is pcdppl's or a plain container's (whose code the
+    key covers or need not cover); raises :class:`Uncacheable` for any other."""
+    module = kind.__module__ or ""
+    if not (_trusted(module) or module.startswith(_CONTAINER_MODULES)):
+        raise Uncacheable(f"type {kind.__qualname__} is not pcdppl's")
+    return f"{module}.{kind.__qualname__}"
+
 
 
 def by_structure(*args, **kwargs) -> str:
@@ -172,11 +175,8 @@ def describe_tree(treedef) -> str:
     if node is None:
         return "*"
     kind, aux = node
-    module = kind.__module__ or ""
-    if not (_trusted(module) or module.startswith(_CONTAINER_MODULES)):
-        raise Uncacheable(f"pytree node {kind.__qualname__} is not pcdppl's")
     children = ", ".join(describe_tree(c) for c in treedef.children())
-    return f"{module}.{kind.__qualname__}[{describe(aux)}]({children})"
+    return f"{_known(kind)}[{describe(aux)}]({children})"
 
 
 def function_digest(fun, *args) -> str:

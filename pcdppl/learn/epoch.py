@@ -130,7 +130,10 @@ def run_epoch(spec: EpochSpec, model, sampler, clamped, state: LearnerState, dat
         params, opt_state, chains, ext = carry
         idx, keys, rec_flag = inp
         k_pos, k_neg, k_init = keys[0], keys[1], keys[2]
-        vis = shard({g: data[g][idx].T for g in phases.visible}, B)  # (n, B)
+        # materialised in the blocked layout (n, B): XLA would otherwise fold the transpose
+        # into the positive phase's product, a dot with both operands transposed
+        vis = shard({g: jax.lax.optimization_barrier(data[g][idx].T) for g in phases.visible},
+                    B)  # (n, B)
         bp = model.blocked.params(params)
         pos_x, pos_sum, filled = est.positive_phase(phases, clamped, k_pos, model, bp, vis,
                                                     spec.k_positive)

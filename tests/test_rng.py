@@ -59,3 +59,23 @@ def test_int_seeds_give_jax_random_key(seed):
     assert got.dtype == ref.dtype
     np.testing.assert_array_equal(np.asarray(jax.random.key_data(got)),
                                   np.asarray(jax.random.key_data(ref)))
+
+
+@pytest.mark.parametrize("shape", [(76, 20), (1284, 100)])
+def test_a_draw_after_a_product_is_materialised_when_small_and_equal_bit_for_bit(shape):
+    """``after_product=True`` changes how XLA fuses the draw, never its values: a small draw
+    is materialised (an optimisation barrier), a large one left to fuse."""
+    key = jax.random.key(7)
+    got = jax.jit(lambda k: uniform(k, shape, after_product=True))(key)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(jax.random.uniform(key, shape)))
+    jaxpr = str(jax.make_jaxpr(lambda k: uniform(k, shape, after_product=True))(key))
+    small = np.prod(shape) < 2**13
+    assert ("optimization_barrier" in jaxpr) == small
+    assert "optimization_barrier" not in str(jax.make_jaxpr(lambda k: uniform(k, shape))(key))
+
+
+def test_block_gibbs_materialises_its_draw_only_for_products():
+    import pcdppl as pp
+
+    assert pp.samplers.BlockGibbs(pp.models.rbm(64, 12)).products
+    assert not pp.samplers.BlockGibbs(pp.models.ising((8, 8))).products

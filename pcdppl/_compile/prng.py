@@ -16,6 +16,7 @@ import numpy as np
 from jax import lax
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+SMALL_DRAW = 2**13  # see uniform(after_product=True)
 
 
 def _rotl(x, r: int):
@@ -41,10 +42,24 @@ def _fast_path(key) -> bool:
             and jax.config.jax_threefry_partitionable)
 
 
-def uniform(key, shape: tuple[int, ...]) -> jax.Array:
+def uniform(key, shape: tuple[int, ...], *, after_product: bool = False) -> jax.Array:
     """``float32`` uniforms in [0, 1) of ``shape``; equal bit for bit to
-    ``jax.random.uniform(key, shape)``."""
+    ``jax.random.uniform(key, shape)``.
+
+    ``after_product``: the draw is compared with the output of a product (a dense layer's
+    local fields). A small such draw (< ``SMALL_DRAW`` numbers) is materialised: fused into
+    the product's consumer XLA does not vectorise the hash, alone it is a loop over an iota
+    (the digits RBM's epoch ~19 % faster). Large ones stay fused (a 784x500 RBM's epoch,
+    whose fusions XLA splits over the cores, was slower materialised), and so do the draws
+    of sparse sweeps (a 64x64 lattice's sweep was ~25 % slower materialised)."""
     shape = tuple(int(s) for s in shape)
+    u = _uniform(key, shape)
+    if after_product and math.prod(shape) < SMALL_DRAW:
+        u = lax.optimization_barrier(u)
+    return u
+
+
+def _uniform(key, shape: tuple[int, ...]) -> jax.Array:
     if not _fast_path(key) or math.prod(shape) >= 2**32 or not shape:
         return jax.random.uniform(key, shape)
     k = jax.random.key_data(key)

@@ -36,6 +36,9 @@ class BlockGibbs(Sampler):
         clamp = clamped_groups(model, clamp)
         self.clamp = clamp
         self.sweep_blocks = tuple(b for b in model.blocks if b[0] not in clamp)
+        # whether some block's local fields are products (dense layers)
+        self.products = any(f.kind == "dense" for g, _, _ in self.sweep_blocks
+                            for f in model.factors_of(g))
 
     def __repr__(self) -> str:
         return f"BlockGibbs({len(self.sweep_blocks)} blocks, clamp={self.clamp})"
@@ -47,7 +50,8 @@ class BlockGibbs(Sampler):
         """One sweep over the free blocks of blocked values ``x``; returns the new values."""
         C = num_chains_of(x)
         rows = sum(e - s for _, s, e in self.sweep_blocks)
-        u = _compile.uniform(key, (rows, C))  # one draw for the whole sweep
+        # one draw for the whole sweep
+        u = _compile.uniform(key, (rows, C), after_product=self.products)
         offset = 0
         for g, s, e in self.sweep_blocks:
             loc = model.blocked.local_logits(bparams, x, g, slice(s, e))

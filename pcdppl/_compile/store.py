@@ -160,7 +160,6 @@ def _known(kind: type) -> str:
     return f"{module}.{kind.__qualname__}"
 
 
-
 def by_structure(*args, **kwargs) -> str:
     """``store=`` of a program keyed by its arguments' structure and its named static
     arguments alone (which :class:`~pcdppl._compile.options.Program` describes itself):

@@ -36,12 +36,15 @@ class BlockGibbs(Sampler):
         clamp = clamped_groups(model, clamp)
         self.clamp = clamp
         self.sweep_blocks = tuple(b for b in model.blocks if b[0] not in clamp)
-        # whether some block's local fields are products (dense layers)
-        self.products = any(f.kind == "dense" for g, _, _ in self.sweep_blocks
-                            for f in model.factors_of(g))
 
     def __repr__(self) -> str:
         return f"BlockGibbs({len(self.sweep_blocks)} blocks, clamp={self.clamp})"
+
+    @property
+    def products(self) -> bool:
+        """Whether some free block's local fields are products (dense layers)."""
+        return any(f.kind == "dense" for g, _, _ in self.sweep_blocks
+                   for f in self.model.factors_of(g))
 
     def transition(self, key, model, bparams, state, beta):
         return ChainState(x=self.sweep(key, model, bparams, state.x, beta)), {}

@@ -24,6 +24,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from .. import _compile
 from .factors import Factor, as_float
 from .groups import VariableGroup
 from .layout import GroupLayout
@@ -104,23 +105,25 @@ class Dense(Factor):
         fa, fb = features(self.a, x[self.a.name]), features(self.b, x[self.b.name])
         if self.categorical:
             W = W.reshape(fa.shape[0], fb.shape[0])
-        return -jnp.sum(fa * (W @ fb), axis=0)
+        return -jnp.sum(fa * _compile.matmul(W, fb), axis=0)
 
     def local(self, W, x, group, rows):
         if not self.categorical:
             if group == self.a.name:
-                return self.a.span * (W[rows] @ as_float(x[self.b.name]))
-            return self.b.span * (W[:, rows].T @ as_float(x[self.a.name]))
+                return self.a.span * _compile.matmul(W[rows], as_float(x[self.b.name]))
+            return self.b.span * _compile.matmul(W[:, rows], as_float(x[self.a.name]),
+                                                 transpose=True)
         na, ka, nb, kb = W.shape
         if group == self.a.name:
             Wr = W[rows]  # (r, ka, nb, kb)
             r = Wr.shape[0]
-            out = Wr.reshape(r * ka, nb * kb) @ features(self.b, x[self.b.name])
+            out = _compile.matmul(Wr.reshape(r * ka, nb * kb), features(self.b, x[self.b.name]))
             g, k = self.a, ka
         else:
             Wr = W[:, :, rows]  # (na, ka, r, kb)
             r = Wr.shape[2]
-            out = Wr.reshape(na * ka, r * kb).T @ features(self.a, x[self.a.name])
+            out = _compile.matmul(Wr.reshape(na * ka, r * kb), features(self.a, x[self.a.name]),
+                                  transpose=True)
             g, k = self.b, kb
         out = out.reshape(r, k, -1)
         return out if g.is_categorical else g.span * out[:, 0]

@@ -9,6 +9,8 @@ import numpy as np
 import optax
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pcdppl as pp
 from pcdppl.diagnostics import MixingWarning, convergence, mixing_problems
@@ -242,3 +244,28 @@ def test_mixing_plots_are_written(tmp_path):
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     pc = pp.diagnostics.plot_trace(rep.idata, var_names=["energy"])
     assert hasattr(pc, "savefig")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 40), st.integers(1, 6), st.integers(0, 2**31 - 1))
+def test_average_ranks_equal_scipy_rankdata(rows, n, levels, seed):
+    """The rank normalisation's ranks (ties averaged) equal scipy.stats.rankdata's."""
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, levels, size=(rows, n)).astype(np.float64)  # many ties
+    a[:, : n // 3] += rng.normal(size=(rows, n // 3))  # and some distinct values
+    np.testing.assert_array_equal(convergence.average_ranks(a),
+                                  rankdata(a, method="average", axis=-1))
+
+
+def test_importing_pcdppl_does_not_import_scipy_stats():
+    """scipy.stats takes ~1 s to import; pcdppl's diagnostics do not need it."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import sys, pcdppl; print('scipy.stats' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PCDPPL_CACHE_DIR": "off"})
+    assert out.stdout.strip().splitlines()[-1] == "False"

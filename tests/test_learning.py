@@ -367,12 +367,14 @@ def test_initial_state_host_and_compiled_paths():
         assert np.all(np.isfinite(fit.history["free_energy_gap"]))
 
 
-def test_recording_leaves_the_parameters_updated_in_place():
+@pytest.mark.parametrize("centered", [False, True])
+def test_recording_leaves_the_parameters_updated_in_place(centered):
     """With the chains recorded (the default), the compiled epoch still updates the weights
     in place: no copy of the weight matrix per minibatch step, which a record reading the
-    old parameters after the update forced (~17 % of a 784x500 epoch). And no product in
-    the loop has both operands transposed (the data's minibatch is materialised in the
-    blocked layout: ~12 % of the digits epoch)."""
+    old parameters after the update forced (~17 % of a 784x500 epoch) — also with an
+    extension that keeps the chains (centering). And no product in the loop has both
+    operands transposed (the data's minibatch is materialised in the blocked layout: ~12 %
+    of the digits epoch)."""
     import re
 
     from pcdppl.learn.epoch import epoch_program
@@ -380,7 +382,7 @@ def test_recording_leaves_the_parameters_updated_in_place():
 
     model = pp.models.rbm(30, 20)
     data = (np.random.default_rng(0).random((64, 30)) < 0.5).astype(np.int8)
-    learner = pp.PCD(model, num_chains=16, batch_size=16, devices=1)
+    learner = pp.PCD(model, num_chains=16, batch_size=16, devices=1, centered=centered)
     state = learner.init_state(0, {"v": data})
     plan = record_plan(model, 4, None)
     assert plan is not None
@@ -398,3 +400,32 @@ def test_recording_leaves_the_parameters_updated_in_place():
         r"= f32\[(\d+),(\d+)\]\{[^}]*\} dot\([^)]*\), lhs_contracting_dims=\{0\}, "
         r"rhs_contracting_dims=\{1\}", loop)]
     assert not [mn for mn in both_transposed if min(mn) > 1]  # (bias sums are (1, n))
+
+
+def test_records_taken_before_the_update_equal_those_taken_after():
+    """An extension that keeps the chains lets the epoch record them before the optimiser
+    step; the records (and everything else) equal those of the same extension recorded
+    after the step (an override of ``after_update`` that does not declare it)."""
+    from pcdppl.learn.centering import Centering
+    from pcdppl.learn.extensions import keeps_chains
+
+    class OpaqueCentering(Centering):
+        def after_update(self, key, model, old_params, new_params, chains, extra, grads):
+            return chains, extra, {}
+
+    class Opaque(pp.PCD):
+        def extensions(self):
+            return (OpaqueCentering(self.offset_rate),)
+
+    assert keeps_chains(Centering(0.01)) and not keeps_chains(OpaqueCentering(0.01))
+    model = pp.models.rbm(12, 5)
+    data = (np.random.default_rng(1).random((96, 12)) < 0.4).astype(np.int8)
+    kw = dict(num_chains=8, batch_size=8, devices=1, centered=True, optimizer=optax.sgd(0.1))
+    a = pp.PCD(model, **kw).fit(data, 3, key=4, progress=False, record_every=1)
+    b = Opaque(model, **kw).fit(data, 3, key=4, progress=False, record_every=1)
+    for name in a.params:
+        np.testing.assert_array_equal(np.asarray(a.params[name]), np.asarray(b.params[name]))
+    ra, rb = a.recording.posterior, b.recording.posterior
+    assert set(ra) == set(rb) and ra
+    for name in ra:
+        np.testing.assert_array_equal(np.asarray(ra[name]), np.asarray(rb[name]))

@@ -21,7 +21,7 @@ import optax
 from .. import _compile
 from ..sharding import constrain_chains, constrain_replicated
 from . import estimators as est
-from .extensions import AutoK, integrated_time
+from .extensions import AutoK, integrated_time, keeps_chains
 from .recording import RecordPlan, gather_records, record_step
 from .state import LearnerState
 
@@ -118,6 +118,8 @@ def run_epoch(spec: EpochSpec, model, sampler, clamped, state: LearnerState, dat
     nb = N // B
     phases, plan, exts = spec.phases, spec.plan, spec.extensions
     move_after_update = any(e.move_after_update for e in exts)
+    # the chains are final before the optimiser step: record them then (see batch_step)
+    records_first = plan is not None and not move_after_update and all(map(keeps_chains, exts))
     k = spec.k if spec.auto_k is None else state.extra["k"]
     rec_flags = jnp.zeros((nb,), bool)
     if plan is not None:
@@ -154,7 +156,7 @@ def run_epoch(spec: EpochSpec, model, sampler, clamped, state: LearnerState, dat
         for i, e in enumerate(exts):
             grads, ext[i] = e.transform_grads(model, grads, ext[i], filled, pos_w)
         records = None
-        if plan is not None and not exts and not move_after_update:
+        if records_first:
             # the chains are final here: record them before the update, and let the update
             # read the parameters only after the records have, so that XLA updates them in
             # place (otherwise it copies every parameter once per step to keep the old

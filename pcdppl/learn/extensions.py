@@ -11,7 +11,8 @@ Each extension is hashable configuration with pure hooks, called by
   log-likelihood, user layout) before the optimiser step, from the minibatch with its
   latents filled in (``data``, blocked);
 * ``after_update(key, model, old, new, chains, extra, grads)`` — after the optimiser step:
-  new chains and state, and per-update metrics;
+  new chains and state, and per-update metrics (an extension whose ``after_update``
+  returns the chains it is given declares ``keeps_chains = True``; see :func:`keeps_chains`);
 * ``epoch_metrics(extra)`` — metrics read at the end of an epoch.
 
 :class:`FastWeights` is fast-weights PCD (Tieleman & Hinton, 2009); :class:`Jarzynski` is
@@ -38,6 +39,7 @@ class Extension:
     was computed from."""
 
     move_after_update = False
+    keeps_chains = False  # after_update returns the chains unchanged (see keeps_chains())
 
     def init(self, key, model, params, chains):
         return (), chains
@@ -67,6 +69,7 @@ class FastWeights(Extension):
 
     fast_lr: float
     fast_decay: float
+    keeps_chains = True
 
     def init(self, key, model, params, chains):
         return jax.tree.map(jnp.zeros_like, params), chains
@@ -77,6 +80,14 @@ class FastWeights(Extension):
     def after_update(self, key, model, old_params, new_params, chains, extra, grads):
         fast = jax.tree.map(lambda f, g: self.fast_decay * f - self.fast_lr * g, extra, grads)
         return chains, fast, {}
+
+
+def keeps_chains(extension) -> bool:
+    """Whether ``extension.after_update`` returns the chains it is given: it does not override
+    the no-op, or declares ``keeps_chains = True``. The epoch then records the chains before
+    the optimiser step, so that the parameters are updated in place."""
+    return (type(extension).after_update is Extension.after_update
+            or bool(getattr(extension, "keeps_chains", False)))
 
 
 def log_mean_exp(log_w: Array) -> Array:

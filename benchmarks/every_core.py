@@ -86,18 +86,18 @@ def worker(case: str, chains: int, steps: int, calls: int, start: float,
         samplers = [make()]
         states = [samplers[0].init(0, params, chains)]
 
-    def run_all(key):  # dispatched together, then waited for
+    def run_all(key, states):  # dispatched together, then waited for
         out = [s.run(key, params, st, steps)[0] for s, st in zip(samplers, states, strict=True)]
         return jax.block_until_ready(out)
 
-    states = run_all(1)  # compiles
+    states = run_all(1, states)  # compiles
     while time.time() < start:
         time.sleep(0.002)
     rates = []
     t_first = time.perf_counter()
     for i in range(calls):
         t = time.perf_counter()
-        states = run_all(2 + i)
+        states = run_all(2 + i, states)
         rates.append(units * chains * steps / (time.perf_counter() - t))
     window = time.perf_counter() - t_first
     values = jax.device_get(samplers[0].values(states[0]))

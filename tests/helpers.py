@@ -1,10 +1,14 @@
-"""Shared test utilities: joint states as integer codes, counting compilations.
+"""Shared test utilities: joint states as integer codes, counting compilations, the
+compiled minibatch loop of an epoch.
 
 Exactness checks of samplers live in tests/exactness.py (calibrated z-tests).
 """
 
 from __future__ import annotations
 
+import re
+
+import jax.numpy as jnp
 import numpy as np
 
 from pcdppl.graph.groups import to_state_index
@@ -55,3 +59,18 @@ class CompileCounter:
         jax.monitoring.unregister_event_duration_listener(self._duration)
         jax.monitoring.unregister_event_listener(self._event)
         return False
+
+
+def epoch_loop_hlo(learner, data: np.ndarray, plan=None) -> tuple[str, str]:
+    """``(program, loop)``: the optimized HLO text of ``learner``'s epoch program on the
+    visible data ``data`` (``(N, n)``, group ``"v"``) and that of its one minibatch loop."""
+    from pcdppl.learn.epoch import epoch_program
+
+    state = learner.init_state(0, {"v": data})
+    hlo = epoch_program.lower(learner.epoch_spec(("v",), len(data), plan), learner.model,
+                              learner.sampler, learner.clamped_sampler(("v",)), state,
+                              {"v": jnp.asarray(data)}).compile().as_text()
+    bodies = re.findall(r"while\(.*?body=%?([\w.-]+)", hlo)
+    assert len(bodies) == 1, bodies
+    start = hlo.index(f"%{bodies[0]} ")
+    return hlo, hlo[start:hlo.index("\n}\n", start)]

@@ -8,7 +8,7 @@ import networkx as nx
 import numpy as np
 import optax
 import pytest
-from helpers import CompileCounter
+from helpers import CompileCounter, epoch_loop_hlo
 from models_zoo import ZOO
 
 import pcdppl as pp
@@ -377,23 +377,15 @@ def test_recording_leaves_the_parameters_updated_in_place(centered):
     of the digits epoch)."""
     import re
 
-    from pcdppl.learn.epoch import epoch_program
     from pcdppl.learn.recording import record_plan
 
     model = pp.models.rbm(30, 20)
     data = (np.random.default_rng(0).random((64, 30)) < 0.5).astype(np.int8)
     learner = pp.PCD(model, num_chains=16, batch_size=16, devices=1, centered=centered)
-    state = learner.init_state(0, {"v": data})
     plan = record_plan(model, 4, None)
     assert plan is not None
-    hlo = epoch_program.lower(learner.epoch_spec(("v",), 64, plan), model, learner.sampler,
-                              learner.clamped_sampler(("v",)), state,
-                              {"v": jax.numpy.asarray(data)}).compile().as_text()
+    hlo, loop = epoch_loop_hlo(learner, data, plan)
     assert "conditional(" in hlo  # the records are there
-    bodies = re.findall(r"while\(.*?body=%?([\w.-]+)", hlo)
-    assert len(bodies) == 1
-    start = hlo.index(f"%{bodies[0]} ")
-    loop = hlo[start:hlo.index("\n}\n", start)]
     assert "dot(" in loop
     assert not re.findall(r"f32\[30,20\]\{1,0\} copy\(", loop)
     both_transposed = [(int(m), int(n)) for m, n in re.findall(

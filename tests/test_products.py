@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import epoch_loop_hlo
 
 import pcdppl as pp
 from pcdppl._compile.products import SMALL_PRODUCT, matmul
@@ -53,19 +54,9 @@ def test_a_small_rbm_epoch_has_no_product_with_a_transposed_operand():
     holds last in both operands; XLA gives such a product to a library routine, which keeps
     the minibatch loop out of its one-kernel small-loop path (digits RBM: ~1.7x slower
     epoch). (The end-of-epoch monitor, outside the loop, is larger and keeps XLA's form.)"""
-    from pcdppl.learn.epoch import epoch_program
-
-    model = pp.models.rbm(64, 12)
     data = (np.random.default_rng(0).random((200, 64)) < 0.3).astype(np.int8)
-    learner = pp.PCD(model, num_chains=20, batch_size=20, devices=1)
-    state = learner.init_state(0, {"v": data})
-    hlo = epoch_program.lower(learner.epoch_spec(("v",), 200, None), model, learner.sampler,
-                              learner.clamped_sampler(("v",)), state,
-                              {"v": jax.numpy.asarray(data)}).compile().as_text()
-    bodies = re.findall(r"while\(.*?body=%?([\w.-]+)", hlo)
-    assert len(bodies) == 1
-    start = hlo.index(f"%{bodies[0]} ")
-    loop = hlo[start:hlo.index("\n}\n", start)]
+    learner = pp.PCD(pp.models.rbm(64, 12), num_chains=20, batch_size=20, devices=1)
+    _, loop = epoch_loop_hlo(learner, data)
     products = re.findall(r"= f32\[(\d+),(\d+)\]\{[^}]*\} dot\([^)]*\), lhs_contracting_dims="
                           r"\{(\d)\}, rhs_contracting_dims=\{(\d)\}", loop)
     assert len([p for p in products if min(int(p[0]), int(p[1])) > 1]) >= 4

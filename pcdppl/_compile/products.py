@@ -29,8 +29,7 @@ def matmul(M: jax.Array, x: jax.Array, *, transpose: bool = False) -> jax.Array:
     """``M @ x`` (``transpose=False``) or ``M.T @ x`` for a matrix ``M`` and the values
     ``x`` of a block of chains, ``(n, C)``; the same numbers as the plain product, with the
     gradient of a small product computed as plain matmuls (see the module docstring)."""
-    rows = M.shape[1] if transpose else M.shape[0]
-    if M.ndim != 2 or x.ndim != 2 or rows * x.shape[0] * x.shape[1] > SMALL_PRODUCT:
+    if M.ndim != 2 or x.ndim != 2 or M.size * x.shape[1] > SMALL_PRODUCT:
         return (M.T if transpose else M) @ x
     return _matmul_t(M, x) if transpose else _matmul(M, x)
 

@@ -86,8 +86,7 @@ def keeps_chains(extension) -> bool:
     """Whether ``extension.after_update`` returns the chains it is given: it does not override
     the no-op, or declares ``keeps_chains = True``. The epoch then records the chains before
     the optimiser step, so that the parameters are updated in place."""
-    return (type(extension).after_update is Extension.after_update
-            or bool(getattr(extension, "keeps_chains", False)))
+    return extension.keeps_chains or type(extension).after_update is Extension.after_update
 
 
 def log_mean_exp(log_w: Array) -> Array:
